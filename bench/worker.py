@@ -1,0 +1,142 @@
+"""One benchmark task per process, so each reports its own peak memory. Prints one JSON object.
+
+    python -m bench.worker generate --db PATH --cases N --months M --start YYYY-MM [--seed S]
+    python -m bench.worker query    --db PATH --repeats R
+    python -m bench.worker pandas   --db PATH --repeats R
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from datetime import date
+
+import pandas as pd
+
+from data_access import queries
+from data_access.store import build_store, open_store
+from metrics.catalogue import default_catalogue
+from metrics.filters import Filters, add_months
+from metrics.summaries import BOARD_BREAKDOWNS, RIGHT_BREAKDOWNS, board_overview, right_detail
+
+RIGHT_TIMED = 6  # the right with the most entitlements: the heaviest Rights compliance page
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def default_filters(store) -> Filters:
+    """The filters a page opens with: the last 12 months of data, everyone."""
+    meta = store.meta
+    first = max(meta.first_month, add_months(meta.last_month, -11))
+    return Filters(first_month=first, last_month=meta.last_month, as_of=meta.data_as_of)
+
+
+def median_seconds(task, repeats: int) -> float:
+    task()  # warm: caches, page cache, lazy imports
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        task()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def generate(args) -> dict:
+    from data_access.demo import generate_demo
+
+    began = time.perf_counter()
+    tables, as_of = generate_demo(cases=args.cases, start=date.fromisoformat(args.start + "-01"),
+                                  months=args.months, seed=args.seed)
+    generated = time.perf_counter()
+    build_store(args.db, tables, data_as_of=as_of, is_demo=True, source="benchmark")
+    built = time.perf_counter()
+    return {"generate_s": generated - began, "build_s": built - generated, "total_s": built - began,
+            "rows": {name: len(frame) for name, frame in tables.items()}, "peak_rss_mb": peak_rss_mb()}
+
+
+def board_data(store, catalogue, filters):
+    return board_overview(queries.compliance_counts(store, catalogue, filters, BOARD_BREAKDOWNS), catalogue)
+
+
+def right_data(store, catalogue, filters):
+    codes = [e.code for e in catalogue.right(RIGHT_TIMED).measured_entitlements]
+    counts = queries.compliance_counts(store, catalogue, filters, RIGHT_BREAKDOWNS, codes)
+    queries.not_applicable_reasons(store, catalogue, filters, codes)
+    return right_detail(counts, catalogue, RIGHT_TIMED)
+
+
+def query(args) -> dict:
+    catalogue = default_catalogue()
+    store = open_store(args.db)
+    filters = default_filters(store)
+    result = {
+        "board_overview_s": median_seconds(lambda: board_data(store, catalogue, filters), args.repeats),
+        "rights_compliance_s": median_seconds(lambda: right_data(store, catalogue, filters), args.repeats),
+        "instances": int(store.query("SELECT count(*) AS n FROM entitlement_facts")["n"].iloc[0]),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    store.close()
+    return result
+
+
+def pandas_baseline(args) -> dict:
+    from bench.pandas_reference import compliance_counts_pandas
+
+    catalogue = default_catalogue()
+    store = open_store(args.db)
+    filters = default_filters(store)
+    began = time.perf_counter()
+    facts = store.query("SELECT * FROM entitlement_facts")
+    calendar = store.query("SELECT * FROM calendar")
+    for column in ("trigger_date", "trigger_month", "delivered_date"):
+        facts[column] = pd.to_datetime(facts[column])
+    calendar["day"] = pd.to_datetime(calendar["day"])
+    loaded = time.perf_counter() - began
+    codes = [e.code for e in catalogue.right(RIGHT_TIMED).measured_entitlements]
+
+    def board():
+        return board_overview(compliance_counts_pandas(facts, calendar, catalogue, filters, BOARD_BREAKDOWNS), catalogue)
+
+    def right():
+        return right_detail(compliance_counts_pandas(facts, calendar, catalogue, filters, RIGHT_BREAKDOWNS, codes),
+                            catalogue, RIGHT_TIMED)
+
+    result = {"load_s": loaded,
+              "board_overview_s": median_seconds(board, args.repeats),
+              "rights_compliance_s": median_seconds(right, args.repeats),
+              "peak_rss_mb": peak_rss_mb()}
+    # The two implementations must agree exactly, or the comparison means nothing.
+    for name, ours, theirs in (("board", board_data(store, catalogue, filters).rights, board().rights),
+                               ("right", right_data(store, catalogue, filters).entitlements, right().entitlements)):
+        keys = [c for c in ("right_no", "entitlement", "breakdown", "level") if c in ours.columns or c == ours.index.name]
+        a = ours.reset_index().sort_values(keys).reset_index(drop=True)
+        b = theirs.reset_index().sort_values(keys).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False, check_like=True)
+        result[f"{name}_results_identical"] = True
+    store.close()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.worker")
+    parser.add_argument("task", choices=("generate", "query", "pandas"))
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--cases", type=int)
+    parser.add_argument("--months", type=int)
+    parser.add_argument("--start")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args(argv)
+    task = {"generate": generate, "query": query, "pandas": pandas_baseline}[args.task]
+    print(json.dumps(task(args)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

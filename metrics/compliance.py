@@ -1,0 +1,145 @@
+"""Build the SQL that counts entitlement compliance, from the catalogue and the filters.
+
+Pure: (catalogue, filters, breakdowns) in, (sql, params) out. It never opens a connection;
+data_access runs it. Each instance of an entitlement is classified as of the as-of date:
+
+    not_applicable  outcome recorded as not applicable (excluded, counted separately)
+    delivered       delivered, or offered and declined, on or before the as-of date
+    not_yet_due     not delivered by the as-of date, but its due date is after it (excluded)
+    not_delivered   everything else (counts against compliance)
+
+eligible = delivered + not_delivered. On time = delivered on or before the N-th working day after
+the trigger date, N from the catalogue for standard or enhanced victims. Counts are returned, never
+rates: rates are divided last, at the level shown (see metrics.rates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from metrics.catalogue import Catalogue
+from metrics.filters import DIMENSIONS, Filters
+
+__all__ = ["BREAKDOWNS", "COUNT_COLUMNS", "compliance_counts_sql", "not_applicable_sql"]
+
+# Breakdown name -> SQL expression giving its level as text. 'total' has no level.
+BREAKDOWNS: dict[str, str] = {
+    "total": "'all'",
+    "month": "strftime(trigger_month, '%Y-%m')",
+    **{name: dim.column for name, dim in DIMENSIONS.items()},
+}
+COUNT_COLUMNS = ("eligible", "delivered", "delivered_on_time", "eligible_timed", "not_yet_due", "not_applicable")
+
+
+def _timescales_cte(catalogue: Catalogue, codes: Sequence[str] | None, params: dict) -> str:
+    """A VALUES table of (entitlement, right_no, standard_days, enhanced_days), all bound."""
+    wanted = [e for e in catalogue.measured_entitlements if codes is None or e.code in codes]
+    if not wanted:
+        raise ValueError("no measured entitlements selected")
+    rows = []
+    for i, ent in enumerate(wanted):
+        params.update({f"code_{i}": ent.code, f"right_{i}": ent.right_no,
+                       f"std_{i}": ent.standard_days, f"enh_{i}": ent.enhanced_days})
+        rows.append(f"($code_{i}, CAST($right_{i} AS INTEGER), CAST($std_{i} AS INTEGER), CAST($enh_{i} AS INTEGER))")
+    return "timescales (entitlement, right_no, standard_days, enhanced_days) AS (\n    VALUES " + ",\n           ".join(rows) + "\n)"
+
+
+def _where(filters: Filters, params: dict) -> str:
+    params.update(period_start=filters.period_start, period_end=filters.period_end, as_of=filters.as_of)
+    clauses = ["f.trigger_date BETWEEN $period_start AND $period_end", "f.trigger_date <= $as_of"]
+    for name, values in filters.active().items():
+        column = DIMENSIONS[name].column  # identifier from the allow-list, never from input
+        params[f"sel_{name}"] = list(values)
+        clauses.append(f"list_contains($sel_{name}, f.{column})")
+    return "\n      AND ".join(clauses)
+
+
+def _classified_ctes(catalogue: Catalogue, filters: Filters, codes: Sequence[str] | None, params: dict) -> str:
+    return f"""WITH
+{_timescales_cte(catalogue, codes, params)},
+-- step 1: the instances in the period and filters, with the working days this victim is allowed
+in_scope AS (
+    SELECT f.*, t.right_no,
+           CASE WHEN f.victim_type = 'enhanced' THEN t.enhanced_days ELSE t.standard_days END AS days_allowed
+    FROM entitlement_facts f
+    JOIN timescales t USING (entitlement)
+    WHERE {_where(filters, params)}
+),
+-- step 2: the working-day number of the as-of date
+as_of_day AS (SELECT wd_seq AS as_of_wd_seq FROM calendar WHERE day = $as_of),
+-- step 3: each instance's status as of the as-of date, and whether it was delivered on time
+classified AS (
+    SELECT i.*,
+           CASE
+               WHEN i.outcome = 'not_applicable' THEN 'not_applicable'
+               WHEN i.outcome IN ('delivered', 'declined') AND i.delivered_date <= $as_of THEN 'delivered'
+               WHEN i.days_allowed IS NOT NULL AND a.as_of_wd_seq < i.trigger_wd_seq + i.days_allowed THEN 'not_yet_due'
+               ELSE 'not_delivered'
+           END AS status,
+           i.days_allowed IS NOT NULL
+               AND i.outcome IN ('delivered', 'declined') AND i.delivered_date <= $as_of
+               AND i.delivered_wd_seq_next <= i.trigger_wd_seq + i.days_allowed AS on_time
+    FROM in_scope i CROSS JOIN as_of_day a
+)"""
+
+
+def compliance_counts_sql(
+    catalogue: Catalogue,
+    filters: Filters,
+    breakdowns: Sequence[str] = ("total",),
+    codes: Sequence[str] | None = None,
+) -> tuple[str, dict]:
+    """Counts per entitlement for each breakdown, in one scan.
+
+    Returns rows of (entitlement, right_no, breakdown, level, eligible, delivered, delivered_on_time,
+    eligible_timed, not_yet_due, not_applicable). `breakdowns` are names in BREAKDOWNS; `codes`
+    limits the entitlements (default: every measured one).
+    """
+    unknown = [b for b in breakdowns if b not in BREAKDOWNS]
+    if unknown or not breakdowns:
+        raise ValueError(f"unknown breakdown(s): {', '.join(unknown) or '(none given)'}")
+    params: dict = {}
+    ctes = _classified_ctes(catalogue, filters, codes, params)
+    names = list(dict.fromkeys(breakdowns))
+    # One grouping set per breakdown, so every breakdown comes from a single scan. GROUPING(col) is 0
+    # for the column a row is grouped by, which labels the row with its breakdown.
+    level_columns = ",\n           ".join(f"CAST({BREAKDOWNS[n]} AS VARCHAR) AS level_{n}" for n in names)
+    grouping_sets = ", ".join(f"(entitlement, right_no, level_{n})" for n in names)
+    which, level = [], []
+    for n in names:
+        params[f"breakdown_{n}"] = n
+        which.append(f"WHEN GROUPING(level_{n}) = 0 THEN $breakdown_{n}")
+        level.append(f"level_{n}")
+    sql = f"""{ctes},
+-- step 4: the level of each breakdown as text
+levelled AS (
+    SELECT *,
+           {level_columns}
+    FROM classified
+)
+SELECT entitlement, right_no,
+       CASE {' '.join(which)} END AS breakdown,
+       COALESCE({', '.join(level)}) AS level,
+       count(*) FILTER (WHERE status IN ('delivered', 'not_delivered'))                              AS eligible,
+       count(*) FILTER (WHERE status = 'delivered')                                                  AS delivered,
+       count(*) FILTER (WHERE on_time)                                                               AS delivered_on_time,
+       count(*) FILTER (WHERE status IN ('delivered', 'not_delivered') AND days_allowed IS NOT NULL) AS eligible_timed,
+       count(*) FILTER (WHERE status = 'not_yet_due')                                                AS not_yet_due,
+       count(*) FILTER (WHERE status = 'not_applicable')                                             AS not_applicable
+FROM levelled
+GROUP BY GROUPING SETS ({grouping_sets})
+ORDER BY breakdown, entitlement, level"""
+    return sql, params
+
+
+def not_applicable_sql(catalogue: Catalogue, filters: Filters, codes: Sequence[str] | None = None) -> tuple[str, dict]:
+    """Instances excluded as not applicable, counted per entitlement and recorded reason."""
+    params: dict = {}
+    sql = _classified_ctes(catalogue, filters, codes, params) + """
+SELECT entitlement, right_no, COALESCE(exception_reason, '(no reason recorded)') AS exception_reason,
+       count(*) AS instances
+FROM classified
+WHERE status = 'not_applicable'
+GROUP BY ALL
+ORDER BY entitlement, instances DESC"""
+    return sql, params

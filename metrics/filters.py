@@ -1,0 +1,94 @@
+"""The filters every page shares, and the dimensions a measure may be broken down by.
+
+Only names in DIMENSIONS ever become SQL identifiers; every value is bound as a parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from metrics import contract
+
+__all__ = ["Dimension", "DIMENSIONS", "Filters", "month_start", "month_end", "add_months"]
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str  # filter and breakdown key, also the URL query parameter
+    column: str  # column of entitlement_facts
+    label: str  # as shown to people
+    values: tuple[str, ...] | None  # the contract's closed list; None = read from the store
+
+
+DIMENSIONS: dict[str, Dimension] = {d.name: d for d in (
+    Dimension("command_area", "command_area", "Command area", None),
+    Dimension("district", "district", "District", None),
+    Dimension("offence_group", "offence_group", "Offence group", contract.OFFENCE_GROUPS),
+    Dimension("victim_type", "victim_type", "Standard or enhanced", contract.VICTIM_TYPES),
+    Dimension("age_band", "age_band", "Age band", contract.AGE_BANDS),
+    Dimension("sex", "sex", "Sex", contract.SEXES),
+    Dimension("ethnicity", "ethnicity", "Ethnicity", contract.ETHNICITIES),
+    Dimension("disability", "disability", "Disability", contract.DISABILITY),
+)}
+
+
+def month_start(d: date) -> date:
+    return d.replace(day=1)
+
+
+def add_months(d: date, months: int) -> date:
+    """The first day of the month `months` after d's month."""
+    index = d.year * 12 + d.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_end(d: date) -> date:
+    return date.fromordinal(add_months(d, 1).toordinal() - 1)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A period of trigger months, the as-of date, and a selection per dimension (empty = all)."""
+
+    first_month: date  # first day of the first month in the period
+    last_month: date  # first day of the last month in the period
+    as_of: date  # only what had happened by this date counts
+    selections: dict[str, tuple[str, ...]] = field(default_factory=dict)  # dimension name -> chosen values
+
+    def __post_init__(self) -> None:
+        unknown = set(self.selections) - DIMENSIONS.keys()
+        if unknown:
+            raise ValueError(f"unknown filter dimension(s): {', '.join(sorted(unknown))}")
+        if self.last_month < self.first_month:
+            raise ValueError("the period ends before it starts")
+
+    @property
+    def period_start(self) -> date:
+        return self.first_month
+
+    @property
+    def period_end(self) -> date:
+        return month_end(self.last_month)
+
+    def __hash__(self) -> int:  # dict field: hash a sorted, hashable view so filters can key caches
+        return hash((self.first_month, self.last_month, self.as_of, tuple(sorted(self.selections.items()))))
+
+    def active(self) -> dict[str, tuple[str, ...]]:
+        """The dimensions that actually narrow the data."""
+        return {k: v for k, v in self.selections.items() if v}
+
+    def with_selection(self, name: str, values: tuple[str, ...]) -> "Filters":
+        return replace(self, selections={**self.selections, name: tuple(values)})
+
+    def describe(self) -> str:
+        """The filters in words, for captions and exports."""
+        period = f"{self.first_month:%b %Y}" if self.first_month == self.last_month else \
+            f"{self.first_month:%b %Y} to {self.last_month:%b %Y}"
+        parts = [f"Triggered {period}", f"as of {self.as_of:%d %b %Y}"]
+        for name, values in self.active().items():
+            dim = DIMENSIONS[name]
+            parts.append(f"{dim.label}: {', '.join(contract.label(v) for v in values)}")
+        if not self.active():
+            parts.append("all victims")
+        return "; ".join(parts)

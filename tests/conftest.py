@@ -1,0 +1,39 @@
+"""Shared test set-up: import paths, a Hypothesis profile that writes nothing to disk, and a
+`make_store` fixture that builds a tiny store from hand-written rows and opens it read-only."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+TESTS = Path(__file__).resolve().parent
+for folder in (TESTS.parent, TESTS):  # the project packages, and tests/helpers.py
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from helpers import build_and_open  # noqa: E402
+
+# No example database (it would write .hypothesis/ outside tests/), no per-example deadline (the
+# first DuckDB query of a run is slower than the rest).
+settings.register_profile("tests", database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("tests")
+
+
+@pytest.fixture
+def make_store(tmp_path):
+    """make_store(tables, as_of, name=...) -> an open, read-only Store; closed after the test."""
+    opened = []
+
+    def factory(tables: dict, as_of: date, name: str = "store.duckdb"):
+        store = build_and_open(tmp_path, tables, as_of, name)
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()

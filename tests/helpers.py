@@ -1,0 +1,99 @@
+"""Tiny hand-written rows for store-backed tests, and a way to read compliance counts back.
+
+Rows are plain dicts with readable defaults, so a test lists only what matters to it:
+
+    tables(cases=[case("C1")], victims=[victim("V1")],
+           entitlements=[ent("E1", "r4_referral_to_support_service", "2025-03-03", "2025-03-04")])
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from data_access.store import Store, build_store, open_store
+
+from metrics.catalogue import Catalogue, default_catalogue
+from metrics.compliance import COUNT_COLUMNS, compliance_counts_sql
+from metrics.filters import Filters
+
+DEFAULT_DISTRICTS = (("Basildon", "South"), ("Chelmsford", "Mid"), ("Colchester", "North"))
+ZERO = dict.fromkeys(COUNT_COLUMNS, 0)
+
+
+def case(case_id: str, district: str = "Basildon", offence_group: str = "theft",
+         reported_at: str = "2025-03-03", status: str = "open") -> dict:
+    return {"case_id": case_id, "reported_at": reported_at, "offence_group": offence_group,
+            "district": district, "status": status}
+
+
+def victim(victim_id: str, case_id: str = "C1", enhanced_category: str | None = None, *,
+           age_band: str | None = None, sex: str | None = None, ethnicity: str | None = None,
+           disability: str | None = None) -> dict:
+    return {"victim_id": victim_id, "case_id": case_id, "enhanced_category": enhanced_category,
+            "age_band": age_band, "sex": sex, "ethnicity": ethnicity, "disability": disability}
+
+
+def ent(delivery_id: str, entitlement: str, triggered_at: str, delivered_at: str | None = None,
+        outcome: str | None = None, *, victim_id: str = "V1", exception_reason: str | None = None) -> dict:
+    return {"delivery_id": delivery_id, "victim_id": victim_id, "entitlement": entitlement,
+            "triggered_at": triggered_at, "delivered_at": delivered_at, "outcome": outcome,
+            "exception_reason": exception_reason}
+
+
+def _frame(rows: list[dict], columns: list[str], timestamps: tuple[str, ...] = ()) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns).astype(object)
+    frame = frame.where(frame.notna(), None)
+    for column in timestamps:
+        frame[column] = pd.to_datetime(frame[column], format="ISO8601")
+    return frame
+
+
+def tables(*, cases: list[dict], victims: list[dict], entitlements: list[dict],
+           districts=DEFAULT_DISTRICTS) -> dict[str, pd.DataFrame]:
+    """The contract tables build_store takes, from lists of row dicts."""
+    return {
+        "districts": pd.DataFrame(list(districts), columns=["district", "command_area"]),
+        "cases": _frame(cases, ["case_id", "reported_at", "offence_group", "district", "status"], ("reported_at",)),
+        "victims": _frame(victims, ["victim_id", "case_id", "enhanced_category", "age_band", "sex", "ethnicity",
+                                    "disability"]),
+        "entitlements": _frame(entitlements, ["delivery_id", "victim_id", "entitlement", "triggered_at",
+                                              "delivered_at", "outcome", "exception_reason"],
+                               ("triggered_at", "delivered_at")),
+    }
+
+
+def build_and_open(folder: Path, tables: dict, as_of: date, name: str = "store.duckdb") -> Store:
+    """Build a store from the tables in `folder` and open it read-only and hardened."""
+    path = build_store(Path(folder) / name, tables, data_as_of=as_of, is_demo=False,
+                       source="hand-written test fixture")
+    return open_store(path)
+
+
+def period(first: date, last: date | None = None, *, as_of: date, **selections) -> Filters:
+    """Filters for the trigger months first..last (first days of months) as of a date."""
+    return Filters(first_month=first, last_month=last or first, as_of=as_of,
+                   selections={k: tuple(v) for k, v in selections.items()})
+
+
+def run_counts(store, filters: Filters, breakdowns=("total",), codes=None,
+               catalogue: Catalogue | None = None) -> pd.DataFrame:
+    sql, params = compliance_counts_sql(catalogue or default_catalogue(), filters, breakdowns, codes)
+    return store.query(sql, params)
+
+
+def counts_of(frame: pd.DataFrame, entitlement: str, breakdown: str = "total", level: str = "all") -> dict:
+    """The six counts of one (entitlement, breakdown, level) row; all zero when there is no such row."""
+    rows = frame[(frame["entitlement"] == entitlement) & (frame["breakdown"] == breakdown)
+                 & (frame["level"] == level)]
+    assert len(rows) <= 1, f"expected at most one row for {entitlement}/{breakdown}/{level}, got {len(rows)}"
+    if rows.empty:
+        return dict(ZERO)
+    return {c: int(rows.iloc[0][c]) for c in COUNT_COLUMNS}
+
+
+def expect(eligible=0, delivered=0, delivered_on_time=0, eligible_timed=0, not_yet_due=0, not_applicable=0) -> dict:
+    return {"eligible": eligible, "delivered": delivered, "delivered_on_time": delivered_on_time,
+            "eligible_timed": eligible_timed, "not_yet_due": not_yet_due, "not_applicable": not_applicable}

@@ -1,0 +1,237 @@
+"""The page frame: which store, who is looking, the shared sidebar filters, and each page's guard.
+
+app.py calls `start()` then `sidebar_filters()` on every run and hands the result to the page
+through `page_context()`, which every page calls first. A page script run without the frame
+(Streamlit can serve a file in pages/ directly before any session has built the navigation)
+finds no context and shows nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import streamlit as st
+
+from data_access.queries import dimension_values
+from data_access.schema import SCHEMA_VERSION
+from data_access.store import Store, StoreError, open_store
+from metrics import contract
+from metrics.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
+from metrics.filters import DIMENSIONS, Filters, add_months
+from ui import access
+
+__all__ = ["PageContext", "start", "sidebar_filters", "page_context", "navigation_pages", "right_from_url"]
+
+log = logging.getLogger(__name__)
+
+APP_DIR = Path(__file__).resolve().parent.parent
+DEMO_CASES, DEMO_MONTHS, DEMO_SEED = 40_000, 24, 7
+DEFAULT_PERIOD_MONTHS = 12
+_CONTEXT_KEY = "_vcd_page_context"
+
+
+@dataclass(frozen=True)
+class PageContext:
+    store: Store
+    store_key: str  # identifies the store's contents, for caches: path and build time
+    catalogue: Catalogue
+    role: str
+    filters: Filters | None = None  # set once the sidebar filters have been drawn
+
+
+def _fail(message: str) -> None:
+    """Show a problem in plain words (never a traceback) and stop the run."""
+    st.error(message, icon=":material/error:")
+    st.stop()
+
+
+def _configured_store_path() -> Path | None:
+    env = os.environ.get("VCD_STORE")
+    if env:
+        return Path(env).expanduser()
+    try:
+        path = st.secrets.get("store", {}).get("path")
+    except (FileNotFoundError, KeyError, AttributeError):  # no secrets file at all
+        path = None
+    except Exception:  # noqa: BLE001 - a malformed secrets file must not break the page
+        log.warning("could not read .streamlit/secrets.toml; ignoring it")
+        path = None
+    return Path(path).expanduser() if path else None
+
+
+def _demo_store_path() -> Path:
+    return Path(os.environ.get("VCD_DATA_DIR", APP_DIR / "data")).expanduser() / "demo.duckdb"
+
+
+@st.cache_resource(show_spinner=False)
+def _ensure_demo_store(path_text: str) -> str:
+    """Build the small demo store on first start, or when it was built for another schema version."""
+    from data_access.demo import build_demo_store
+
+    path = Path(path_text)
+    if path.exists():
+        try:
+            open_store(path).close()
+            return path_text
+        except StoreError:
+            log.info("demo store at %s is unreadable or from another version; rebuilding", path)
+    from data_access.__main__ import default_demo_start
+
+    with st.spinner(f"Building the demo store for the first start ({DEMO_CASES:,} synthetic cases); "
+                    "this takes a few seconds…", show_time=True):
+        build_demo_store(path, cases=DEMO_CASES, start=default_demo_start(DEMO_MONTHS),
+                         months=DEMO_MONTHS, seed=DEMO_SEED)
+    return path_text
+
+
+@st.cache_resource(show_spinner=False, max_entries=4, on_release=lambda store: store.close())
+def _open_cached(path_text: str, modified_ns: int) -> Store:
+    """One hardened read-only connection per store file version, shared by all sessions."""
+    return open_store(path_text)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load_catalogue(path_text: str, modified_ns: int) -> Catalogue:
+    """The catalogue, reloaded when the file changes, so a YAML edit shows without a restart."""
+    return load_catalogue(path_text)
+
+
+def _current_role() -> str:
+    # Sign-in and the role switcher arrive with the access-control issue; this is the hook they fill.
+    return access.DEMO_ROLE
+
+
+def start() -> PageContext:
+    """Resolve the catalogue, the store and the role for this run; stop with a message if any is unusable."""
+    catalogue_path = Path(os.environ.get("VCD_CATALOGUE", DEFAULT_CATALOGUE_PATH))
+    try:
+        catalogue = _load_catalogue(str(catalogue_path), catalogue_path.stat().st_mtime_ns if catalogue_path.exists() else 0)
+    except CatalogueError as exc:
+        log.error("catalogue invalid: %s", exc)
+        _fail(f"The Victims' Code catalogue ({catalogue_path.name}) has mistakes, so no figures can be shown. "
+              "Correct these and reload the page:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
+    configured = _configured_store_path()
+    try:
+        path = configured if configured is not None else Path(_ensure_demo_store(str(_demo_store_path())))
+        store = _open_cached(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+    except StoreError as exc:
+        log.error("store unusable: %s", exc)
+        _fail(f"The dashboard cannot open its data store. {exc}")
+    except OSError as exc:
+        log.error("store unusable: %s", exc.__class__.__name__)
+        _fail(f"The dashboard cannot open its data store: {exc.strerror or exc.__class__.__name__}.")
+    if store.meta.schema_version != SCHEMA_VERSION:  # pragma: no cover - open_store already refuses
+        _fail("The data store was built for another version of the dashboard.")
+    if store.meta.is_demo:
+        st.warning("**Synthetic demonstration data.** Every figure on this page comes from generated records "
+                   "for a fictional force modelled on Essex Police; no real victim is described.",
+                   icon=":material/science:")
+    return PageContext(store=store, store_key=f"{store.path}|{store.meta.built_at}",
+                       catalogue=catalogue, role=_current_role())
+
+
+def navigation_pages(ctx: PageContext) -> list:
+    return [st.Page(p.path, title=p.title, icon=p.icon, default=p.default, url_path=None if p.default else p.page_id)
+            for p in access.pages_for(ctx.role)]
+
+
+@st.cache_data(ttl=3600, max_entries=16, show_spinner=False)
+def _dimension_values(_store: Store, store_key: str) -> dict[str, tuple[str, ...]]:
+    return dimension_values(_store)
+
+
+def _month_options(first: date, last: date) -> list[str]:
+    months, current = [], first
+    while current <= last:
+        months.append(f"{current:%Y-%m}")
+        current = add_months(current, 1)
+    return months
+
+
+def _month_label(text: str) -> str:
+    return date.fromisoformat(text + "-01").strftime("%b %Y")
+
+
+def _reset_filters(defaults: dict) -> None:
+    for key, value in defaults.items():
+        st.session_state[key] = value
+
+
+def sidebar_filters(ctx: PageContext) -> PageContext:
+    """Draw the shared filters (kept in the URL so a view can be shared) and return the context with them."""
+    meta = ctx.store.meta
+    months = _month_options(meta.first_month, meta.last_month)
+    default_period = (months[max(0, len(months) - DEFAULT_PERIOD_MONTHS)], months[-1])
+    options = _dimension_values(ctx.store, ctx.store_key)
+    defaults = {"period": default_period, **{name: [] for name in DIMENSIONS}}
+    with st.sidebar:
+        st.header("Filters", anchor=False)
+        if len(months) > 1:
+            period = st.select_slider("Period (month the entitlement was triggered)", options=months,
+                                      value=default_period, format_func=_month_label, key="period",
+                                      bind="query-params")
+        else:
+            period = (months[0], months[0])
+            st.caption(f"Period: {_month_label(months[0])}")
+        selections = {}
+        for name in ("command_area", "district", "offence_group", "victim_type"):
+            selections[name] = _dimension_filter(name, options[name])
+        with st.expander("Victim characteristics", expanded=any(st.session_state.get(n) for n in
+                                                                 ("age_band", "sex", "ethnicity", "disability"))):
+            for name in ("age_band", "sex", "ethnicity", "disability"):
+                selections[name] = _dimension_filter(name, options[name])
+        st.button("Clear filters", on_click=_reset_filters, args=(defaults,), icon=":material/filter_alt_off:")
+        st.caption(f"Data as of {meta.data_as_of:%d %B %Y}. Only what had happened by then is counted.")
+    filters = Filters(
+        first_month=date.fromisoformat(period[0] + "-01"),
+        last_month=date.fromisoformat(period[1] + "-01"),
+        as_of=meta.data_as_of,
+        selections={k: tuple(v) for k, v in selections.items()},
+    )
+    context = PageContext(ctx.store, ctx.store_key, ctx.catalogue, ctx.role, filters)
+    st.session_state[_CONTEXT_KEY] = context
+    return context
+
+
+def _dimension_filter(name: str, values: tuple[str, ...]) -> list[str]:
+    dim = DIMENSIONS[name]
+    return st.multiselect(dim.label, options=list(values), format_func=contract.label, key=name,
+                          placeholder="All", bind="query-params")
+
+
+def page_context(page_id: str) -> PageContext:
+    """Every page's first call: the run's context if this role may see the page; otherwise stop.
+
+    Streamlit can run a script in pages/ without app.py (before any session has built the
+    navigation, and in AppTest). The page then frames itself here, with the same store, role and
+    filters, so it is checked exactly as it would be inside the navigation.
+    """
+    context = st.session_state.pop(_CONTEXT_KEY, None)
+    if context is None or context.filters is None:
+        context = sidebar_filters(start())
+        st.session_state.pop(_CONTEXT_KEY, None)
+    if not access.may_view(context.role, page_id):
+        log.warning("role %s refused page %s", context.role, page_id)
+        st.error("You do not have access to this page.", icon=":material/lock:")
+        st.stop()
+    return context
+
+
+DEFAULT_RIGHT = 4
+
+
+def right_from_url(catalogue: Catalogue, key: str = "right") -> int:
+    """A right chosen in a selectbox and kept in the URL as ?right=N (ignored unless it is 1 to 12)."""
+    numbers = [r.number for r in catalogue.rights]
+    state_key = f"{key}_choice"
+    if state_key not in st.session_state:
+        raw = st.query_params.get(key, "")
+        st.session_state[state_key] = int(raw) if raw.isdigit() and int(raw) in numbers else DEFAULT_RIGHT
+    number = st.selectbox("Right", numbers, key=state_key,
+                          format_func=lambda n: f"Right {n}: {catalogue.right(n).short_title}")
+    st.query_params[key] = str(number)
+    return number
