@@ -32,7 +32,8 @@ def compliance_counts_pandas(facts: pd.DataFrame, calendar: pd.DataFrame, catalo
     f = facts[mask].merge(timescales, on="entitlement", how="inner")
 
     as_of = pd.Timestamp(filters.as_of)
-    as_of_seq = calendar.loc[calendar["day"] == as_of, "wd_seq"].iloc[0]
+    up_to = calendar.loc[calendar["day"] <= as_of, "wd_seq"]
+    as_of_seq = up_to.max() if len(up_to) else 0
     days_allowed = np.where(f["victim_type"] == "enhanced", f["enhanced_days"], f["standard_days"]).astype(float)
     delivered = f["outcome"].isin(["delivered", "declined"]) & (f["delivered_date"] <= as_of)
     timed = ~np.isnan(days_allowed)

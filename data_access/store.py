@@ -27,6 +27,7 @@ __all__ = ["Store", "StoreError", "StoreMeta", "build_store", "open_store", "QUE
 log = logging.getLogger(__name__)
 
 QUERY_TIMEOUT_SECONDS = 30.0
+_ALIAS = "store"  # the name the store is attached under in each dashboard connection
 CALENDAR_DAYS_AFTER = 400  # the calendar runs past the data so due dates of late instances exist
 _SAFE_CONFIG = {
     "autoload_known_extensions": False,
@@ -171,6 +172,7 @@ class Store:
         timer.daemon = True
         timer.start()
         try:
+            cursor.execute(f"USE {_ALIAS}")  # a cursor starts in the in-memory database, not the store
             return cursor.execute(sql, params or {}).df()
         except duckdb.InterruptException as exc:
             raise StoreError(f"a query took longer than {timeout:g} seconds and was stopped") from exc
@@ -190,10 +192,15 @@ def open_store(path: str | Path, *, threads: int = 2, memory_limit: str = "2GB")
                          f"with `python -m data_access demo --db {path}`.")
     if not path.is_file():
         raise StoreError(f"{path} is a folder, not a store file.")
+    # The store is attached to a fresh in-memory database rather than opened with duckdb.connect(path):
+    # DuckDB caches one instance per path in a process, so a second open would get the first, already
+    # locked, instance and, after a new store was swapped in at the path, would keep serving the old file.
+    con = duckdb.connect(":memory:", config={**_SAFE_CONFIG, "threads": threads, "memory_limit": memory_limit})
     try:
-        con = duckdb.connect(str(path), read_only=True,
-                             config={**_SAFE_CONFIG, "threads": threads, "memory_limit": memory_limit})
+        con.execute(f"ATTACH $path AS {_ALIAS} (READ_ONLY)", {"path": str(path)})
+        con.execute(f"USE {_ALIAS}")
     except duckdb.Error as exc:
+        con.close()
         log.warning("cannot open %s as DuckDB: %s", path, exc.__class__.__name__)
         raise StoreError(f"{path} is not a DuckDB store this dashboard can open ({_describe_duckdb_error(exc)}).") from None
     try:
@@ -242,7 +249,7 @@ def _read_meta(con: duckdb.DuckDBPyConnection, path: Path) -> StoreMeta:
 def _describe_duckdb_error(exc: duckdb.Error) -> str:
     """The kind of DuckDB error without its message, which can quote row data."""
     text = str(exc)
-    if "not a valid DuckDB database file" in text or "Invalid Input Error" in text and "database file" in text:
+    if "not a valid DuckDB database file" in text:
         return "not a valid DuckDB database file"
     if "Could not set lock" in text or "Conflicting lock" in text:
         return "another program has it open for writing"

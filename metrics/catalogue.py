@@ -290,7 +290,9 @@ def _build_right(raw: dict, index: int, vocab: dict, seen_codes: dict[str, str],
         if ent is not None:
             entitlements.append(ent)
     note = _text(where, raw, "not_measured_note", problems, required=False)
-    if not any(e.measured for e in entitlements) and note is None:
+    # Judge from what the YAML says, so a mistake in a measured entry is not reported a second time.
+    says_measured = any(isinstance(e, dict) and e.get("measured", True) is not False for e in raw_ents)
+    if not says_measured and note is None:
         problems.append(f"{where}: nothing under this right is measured, so 'not_measured_note' must say why")
     return Right(
         number=number,
@@ -395,6 +397,6 @@ def _timescale(where: str, value: Any, problems: list[str]) -> tuple[int | None,
         days[kind] = n
     std, enh = days["standard"], days["enhanced"]
     if std is not None and enh is not None and enh > std:
-        problems.append(f"{where}: enhanced-rights victims get {enh} working days but standard victims {std}; "
+        problems.append(f"{where}: timescale_working_days: enhanced-rights victims get {enh} working days but standard victims {std}; "
                         "the Code never gives enhanced victims longer")
     return std, enh

@@ -65,8 +65,9 @@ in_scope AS (
     JOIN timescales t USING (entitlement)
     WHERE {_where(filters, params)}
 ),
--- step 2: the working-day number of the as-of date
-as_of_day AS (SELECT wd_seq AS as_of_wd_seq FROM calendar WHERE day = $as_of),
+-- step 2: the working-day number of the as-of date (any date: past the calendar's end, every
+-- instance's due date lies within the calendar, so the last number there counts the same)
+as_of_day AS (SELECT COALESCE(max(wd_seq), 0) AS as_of_wd_seq FROM calendar WHERE day <= $as_of),
 -- step 3: each instance's status as of the as-of date, and whether it was delivered on time
 classified AS (
     SELECT i.*,

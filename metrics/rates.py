@@ -30,8 +30,9 @@ def wilson_interval(successes, trials, z: float = Z_95) -> tuple[np.ndarray, np.
         denom = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-        lower = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-        upper = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+        # At 0 or n successes the bound is exactly 0 or 1 in theory; floating point lands a hair away.
+        lower = np.where(n > 0, np.where(x == 0, 0.0, np.clip(centre - half, 0.0, 1.0)), np.nan)
+        upper = np.where(n > 0, np.where(x == n, 1.0, np.clip(centre + half, 0.0, 1.0)), np.nan)
     return lower, upper
 
 

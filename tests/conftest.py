@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 TESTS = Path(__file__).resolve().parent
 for folder in (TESTS.parent, TESTS):  # the project packages, and tests/helpers.py
@@ -17,8 +19,9 @@ for folder in (TESTS.parent, TESTS):  # the project packages, and tests/helpers.
 
 from helpers import build_and_open  # noqa: E402
 
-# No example database (it would write .hypothesis/ outside tests/), no per-example deadline (the
-# first DuckDB query of a run is slower than the rest).
+# No example database and no .hypothesis/ folder in the repository (Hypothesis keeps caches there
+# even without a database); no per-example deadline (the first DuckDB query of a run is slower).
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "vcd-tests-hypothesis")
 settings.register_profile("tests", database=None, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("tests")

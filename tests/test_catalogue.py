@@ -244,6 +244,17 @@ def test_a_broken_entitlement_does_not_also_claim_its_right_measures_nothing():
     assert len(problems) == 1
 
 
+@pytest.mark.parametrize("field, good, vocabulary", [
+    ("deliverer", "police", "deliverers"),
+    ("applies_to", "suspect_identified_cases", "applies_to"),
+])
+def test_other_unknown_vocabulary_values_are_named(field, good, vocabulary):
+    text = in_entitlement(SHIPPED, "r6_suspect_arrested", f"{field}: {good}", f"{field}: martians")
+    problem = only_problem(text)
+    assert "r6_suspect_arrested" in problem
+    assert f"{field} 'martians' is not one of the {vocabulary}" in problem
+
+
 def test_a_code_whose_prefix_is_another_right_is_refused():
     text = replace_once(SHIPPED, "- code: r5_cics_information\n", "- code: r4_cics_information\n")
     problem = only_problem(text)

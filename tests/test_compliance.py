@@ -145,6 +145,15 @@ def test_as_of_month_end_every_instance_is_settled(as_of_store):
     assert counts_of(counts, NEEDS) == expect(eligible=3, delivered=2, delivered_on_time=0, eligible_timed=0)
 
 
+def test_an_as_of_date_long_after_the_data_still_counts_everything(as_of_store):
+    # The store's calendar ends 400 days after its latest date (here 31 Mar 2025 -> early May 2026).
+    # Two years on, every instance is settled exactly as at month end: A1 late, A2 failed, A3 on time,
+    # A4 failed; N1 failed, N2 and N3 delivered.
+    counts = run_counts(as_of_store, period(MARCH, as_of=date(2027, 3, 31)))
+    assert counts_of(counts, REFERRAL) == expect(eligible=4, delivered=2, delivered_on_time=1, eligible_timed=4)
+    assert counts_of(counts, NEEDS) == expect(eligible=3, delivered=2, delivered_on_time=0, eligible_timed=0)
+
+
 def test_an_as_of_date_before_the_period_counts_nothing(as_of_store):
     counts = run_counts(as_of_store, period(MARCH, as_of=date(2025, 2, 28)))
     assert counts.empty  # every trigger is after Fri 28 Feb
@@ -267,6 +276,10 @@ def counts_for(victims: set[str]) -> dict:
 def test_each_filter_dimension_narrows_to_the_matching_victims(people_store, dimension, values, victims):
     counts = run_counts(people_store, people_filters(**{dimension: values}))
     assert counts_of(counts, REFERRAL) == counts_for(victims)
+
+
+def test_the_fixture_covers_every_filter_dimension():
+    assert set(DIMENSION_ORDER) == set(DIMENSIONS)
 
 
 def test_filters_on_two_dimensions_combine_with_and(people_store):

@@ -88,9 +88,10 @@ def test_a_folder_is_refused(tmp_path):
         open_store(tmp_path)
 
 
-def test_a_text_file_is_refused_and_left_unchanged(tmp_path):
+@pytest.mark.parametrize("content", [b"case_id,district\nC1,Basildon\n", b""], ids=["csv text", "empty"])
+def test_a_file_that_is_not_duckdb_is_refused_and_left_unchanged(tmp_path, content):
     path = tmp_path / "notes.duckdb"
-    path.write_text("case_id,district\nC1,Basildon\n")
+    path.write_bytes(content)
     before = sha256(path)
     with pytest.raises(StoreError) as caught:
         open_store(path)
@@ -129,40 +130,71 @@ def test_a_store_of_another_schema_version_is_refused_and_left_unchanged(store_p
     assert sha256(store_path) == before
 
 
+def test_a_store_already_open_in_this_process_can_be_opened_again(store, store_path):
+    # Two sessions, or a cache entry still alive, open the same file: each gets a working, hardened Store.
+    second = open_store(store_path)
+    try:
+        assert second.query("SELECT count(*) AS n FROM entitlements")["n"].iloc[0] == 2
+        with pytest.raises(duckdb.Error):
+            second.query("SET enable_external_access = true")
+    finally:
+        second.close()
+    assert store.query("SELECT count(*) AS n FROM entitlements")["n"].iloc[0] == 2
+
+
+def test_a_rebuilt_store_is_seen_by_the_next_open_while_the_old_one_is_still_open(store, store_path):
+    # The dashboard keeps the old Store cached while an import swaps a new file in (os.replace), then
+    # opens the path again because its modification time changed. The new open must see the new data.
+    data = good_tables()
+    data["entitlements"] = data["entitlements"].iloc[:1]  # 1 instance instead of 2
+    build(store_path, data)
+    fresh = open_store(store_path)
+    try:
+        assert fresh.query("SELECT count(*) AS n FROM entitlements")["n"].iloc[0] == 1
+    finally:
+        fresh.close()
+
+
 # --- the hardened, read-only connection --------------------------------------------------------
 
+DISABLED = (duckdb.PermissionException, "disabled")  # external access is off
+LOCKED = (duckdb.InvalidInputException, "locked")  # the configuration is locked
+READ_ONLY = (duckdb.InvalidInputException, "read-only")  # the file is opened read-only
+
 FORBIDDEN = [
-    "SELECT * FROM read_csv('/etc/passwd')",
-    "SELECT * FROM read_text('/etc/hostname')",
-    "SELECT * FROM glob('/etc/*')",
-    "SELECT * FROM sniff_csv('/etc/passwd')",
-    "SELECT * FROM '/etc/passwd'",
-    "COPY (SELECT 1 AS x) TO '{tmp}/copied.csv'",
-    "COPY cases TO '{tmp}/copied.parquet' (FORMAT parquet)",
-    "EXPORT DATABASE '{tmp}/exported'",
-    "ATTACH '{tmp}/attached.duckdb' AS other",
-    "INSTALL httpfs",
-    "LOAD httpfs",
-    "SELECT * FROM read_csv('https://example.com/x.csv')",
-    "SET enable_external_access = true",
-    "RESET enable_external_access",
-    "SET lock_configuration = false",
-    "SET memory_limit = '100GB'",
-    "SET threads = 64",
-    "INSERT INTO store_meta VALUES ('x', 'y')",
-    "UPDATE store_meta SET value = '9' WHERE key = 'schema_version'",
-    "DELETE FROM cases",
-    "CREATE TABLE t (i INTEGER)",
-    "DROP TABLE cases",
+    ("SELECT * FROM read_csv('/etc/passwd')", DISABLED),
+    ("SELECT * FROM read_text('/etc/passwd')", DISABLED),
+    ("SELECT * FROM glob('/etc/*')", DISABLED),
+    ("SELECT * FROM sniff_csv('/etc/passwd')", DISABLED),
+    ("COPY (SELECT 1 AS x) TO '{tmp}/copied.csv'", DISABLED),
+    ("COPY cases TO '{tmp}/copied.parquet' (FORMAT parquet)", DISABLED),
+    ("EXPORT DATABASE '{tmp}/exported'", DISABLED),
+    ("ATTACH '{tmp}/attached.duckdb' AS other", DISABLED),
+    ("INSTALL httpfs", DISABLED),
+    ("LOAD httpfs", DISABLED),
+    ("SELECT * FROM read_csv('https://example.com/x.csv')", DISABLED),
+    ("SET enable_external_access = true", LOCKED),
+    ("RESET enable_external_access", LOCKED),
+    ("SET lock_configuration = false", LOCKED),
+    ("SET memory_limit = '100GB'", LOCKED),
+    ("SET threads = 64", LOCKED),
+    ("INSERT INTO store_meta VALUES ('x', 'y')", READ_ONLY),
+    ("UPDATE store_meta SET value = '9' WHERE key = 'schema_version'", READ_ONLY),
+    ("DELETE FROM cases", READ_ONLY),
+    ("CREATE TABLE t (i INTEGER)", READ_ONLY),
+    ("DROP TABLE cases", READ_ONLY),
+    ("SELECT * FROM '/etc/passwd'", (duckdb.Error, "")),  # not even resolved as a file
 ]
 
 
-@pytest.mark.parametrize("statement", FORBIDDEN)
-def test_the_dashboard_connection_refuses(store, store_path, tmp_path, statement):
+@pytest.mark.parametrize("statement, refusal", FORBIDDEN, ids=[f[0] for f in FORBIDDEN])
+def test_the_dashboard_connection_refuses(store, store_path, tmp_path, statement, refusal):
+    error, words = refusal
     before = sha256(store_path)
     files_before = sorted(p.name for p in tmp_path.iterdir())
-    with pytest.raises((duckdb.Error, StoreError)):
+    with pytest.raises(error) as caught:
         store.query(statement.format(tmp=tmp_path), timeout=10)
+    assert words in str(caught.value)
     assert sha256(store_path) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == files_before  # nothing written beside it
     # the lock still holds and the store still answers
