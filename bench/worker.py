@@ -20,7 +20,7 @@ import pandas as pd
 from data_access import queries
 from data_access.store import build_store, open_store
 from metrics.catalogue import default_catalogue
-from metrics.filters import Filters, add_months
+from metrics.filters import Filters, default_period
 from metrics.summaries import BOARD_BREAKDOWNS, RIGHT_BREAKDOWNS, board_overview, right_detail
 
 RIGHT_TIMED = 6  # the right with the most entitlements: the heaviest Rights compliance page
@@ -33,8 +33,8 @@ def peak_rss_mb() -> float:
 def default_filters(store) -> Filters:
     """The filters a page opens with: the last 12 months of data, everyone."""
     meta = store.meta
-    first = max(meta.first_month, add_months(meta.last_month, -11))
-    return Filters(first_month=first, last_month=meta.last_month, as_of=meta.data_as_of)
+    first, last = default_period(meta.first_month, meta.last_month, meta.data_as_of)
+    return Filters(first_month=first, last_month=last, as_of=meta.data_as_of)
 
 
 def median_seconds(task, repeats: int) -> float:

@@ -28,6 +28,9 @@ BREAKDOWNS: dict[str, str] = {
     "month": "strftime(trigger_month, '%Y-%m')",
     **{name: dim.column for name, dim in DIMENSIONS.items()},
 }
+# Breakdown name -> the column it groups by ('' for the total).
+_GROUP_COLUMNS: dict[str, str] = {"total": "", "month": "trigger_month",
+                                  **{name: dim.column for name, dim in DIMENSIONS.items()}}
 COUNT_COLUMNS = ("eligible", "delivered", "delivered_on_time", "eligible_timed", "not_yet_due", "not_applicable")
 
 
@@ -102,32 +105,31 @@ def compliance_counts_sql(
     params: dict = {}
     ctes = _classified_ctes(catalogue, filters, codes, params)
     names = list(dict.fromkeys(breakdowns))
-    # One grouping set per breakdown, so every breakdown comes from a single scan. GROUPING(col) is 0
-    # for the column a row is grouped by, which labels the row with its breakdown.
-    level_columns = ",\n           ".join(f"CAST({BREAKDOWNS[n]} AS VARCHAR) AS level_{n}" for n in names)
-    grouping_sets = ", ".join(f"(entitlement, right_no, level_{n})" for n in names)
+    # One grouping set per breakdown, so every breakdown comes from a single scan. Rows are grouped on
+    # the raw columns and only the few result rows are turned into text. GROUPING(col) is 0 for the
+    # column a row is grouped by, which labels the row with its breakdown.
+    columns = {n: _GROUP_COLUMNS[n] for n in names}
+    grouping_sets = ", ".join(f"(entitlement, right_no{', ' + c if c else ''})" for c in columns.values())
     which, level = [], []
-    for n in names:
+    for n, column in columns.items():
         params[f"breakdown_{n}"] = n
-        which.append(f"WHEN GROUPING(level_{n}) = 0 THEN $breakdown_{n}")
-        level.append(f"level_{n}")
-    sql = f"""{ctes},
--- step 4: the level of each breakdown as text
-levelled AS (
-    SELECT *,
-           {level_columns}
-    FROM classified
-)
+        if column:
+            which.append(f"WHEN GROUPING({column}) = 0 THEN $breakdown_{n}")
+            level.append(f"WHEN GROUPING({column}) = 0 THEN {BREAKDOWNS[n]}")
+    total = "$breakdown_total" if "total" in columns else "NULL"
+    breakdown_expr = f"CASE {' '.join(which)} ELSE {total} END" if which else total
+    level_expr = f"CASE {' '.join(level)} ELSE 'all' END" if level else "'all'"
+    sql = f"""{ctes}
 SELECT entitlement, right_no,
-       CASE {' '.join(which)} END AS breakdown,
-       COALESCE({', '.join(level)}) AS level,
+       {breakdown_expr} AS breakdown,
+       CAST({level_expr} AS VARCHAR) AS level,
        count(*) FILTER (WHERE status IN ('delivered', 'not_delivered'))                              AS eligible,
        count(*) FILTER (WHERE status = 'delivered')                                                  AS delivered,
        count(*) FILTER (WHERE on_time)                                                               AS delivered_on_time,
        count(*) FILTER (WHERE status IN ('delivered', 'not_delivered') AND days_allowed IS NOT NULL) AS eligible_timed,
        count(*) FILTER (WHERE status = 'not_yet_due')                                                AS not_yet_due,
        count(*) FILTER (WHERE status = 'not_applicable')                                             AS not_applicable
-FROM levelled
+FROM classified
 GROUP BY GROUPING SETS ({grouping_sets})
 ORDER BY breakdown, entitlement, level"""
     return sql, params

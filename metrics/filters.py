@@ -10,7 +10,7 @@ from datetime import date
 
 from metrics import contract
 
-__all__ = ["Dimension", "DIMENSIONS", "Filters", "month_start", "month_end", "add_months"]
+__all__ = ["Dimension", "DIMENSIONS", "Filters", "month_start", "month_end", "add_months", "default_period", "SETTLING_DAYS"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,21 @@ def month_end(d: date) -> date:
     return date.fromordinal(add_months(d, 1).toordinal() - 1)
 
 
+# A month whose last day is fewer than this many days before the as-of date is still "settling":
+# entitlements with no timescale triggered in it may not be recorded yet, and they count as not
+# delivered (they are never "not yet due"), so the month would look worse than it will be.
+SETTLING_DAYS = 14
+
+
+def default_period(first_month: date, last_month: date, as_of: date, months: int = 12) -> tuple[date, date]:
+    """The period pages open with: the last `months` months that have settled (first days of months)."""
+    end = last_month
+    if (as_of - month_end(end)).days < SETTLING_DAYS and end > first_month:
+        end = add_months(end, -1)
+    start = max(first_month, add_months(end, -(months - 1)))
+    return start, end
+
+
 @dataclass(frozen=True)
 class Filters:
     """A period of trigger months, the as-of date, and a selection per dimension (empty = all)."""
@@ -73,6 +88,10 @@ class Filters:
 
     def __hash__(self) -> int:  # dict field: hash a sorted, hashable view so filters can key caches
         return hash((self.first_month, self.last_month, self.as_of, tuple(sorted(self.selections.items()))))
+
+    def includes_settling_month(self) -> bool:
+        """Whether the period's last month ended fewer than SETTLING_DAYS before the as-of date."""
+        return (self.as_of - self.period_end).days < SETTLING_DAYS
 
     def active(self) -> dict[str, tuple[str, ...]]:
         """The dimensions that actually narrow the data."""

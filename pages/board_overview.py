@@ -3,14 +3,14 @@
 import streamlit as st
 
 from metrics.summaries import BOARD_BREAKDOWNS, board_overview
-from ui import data, display
+from ui import charts, data, display
 from ui.frame import page_context
 
 ctx = page_context("board_overview")
 catalogue, filters = ctx.catalogue, ctx.filters
 
 st.caption(f"{filters.describe()}. Each right's rate adds up all instances of its measured entitlements; "
-           "open a right for its entitlements.")
+           f"the line under it is the monthly rate. {display.latest_month_note(filters)}")
 
 overview = board_overview(data.compliance_counts(ctx, BOARD_BREAKDOWNS), catalogue)
 entitlement_totals, right_totals, monthly = overview.entitlements, overview.rights, overview.rights_monthly
@@ -22,7 +22,7 @@ def right_card(number: int) -> None:
     with st.container(border=True, height="stretch"):
         st.markdown(f"**Right {number}** · {right.short_title}", help=right.title)
         if not right.measured_entitlements:
-            st.caption(f"Not measured from police records. {right.not_measured_note}")
+            st.caption(right.not_measured_note)
             return
         if totals["eligible"] == 0:
             st.metric("Delivered", "–", border=False)
@@ -30,9 +30,13 @@ def right_card(number: int) -> None:
             return
         trend = monthly[monthly["right_no"] == number].sort_values("month").dropna(subset=["delivered_rate"])
         st.metric("Delivered", f"{totals['delivered_rate']:.1%}", border=False,
-                  chart_data=(trend["delivered_rate"] * 100).round(1).tolist() if len(trend) > 1 else None,
-                  chart_type="line",
-                  help="Delivered, or offered and declined, as a share of eligible instances. The line is the monthly rate.")
+                  help="Delivered, or offered and declined, as a share of eligible instances. The line below is "
+                       "the monthly rate on a 0 to 100% scale.")
+        if len(trend) > 1:
+            st.plotly_chart(charts.sparkline_figure(trend["month"], trend["delivered_rate"]), key=f"spark_{number}",
+                            config={"staticPlot": True, "displayModeBar": False},
+                            alt=f"Monthly delivered rate for Right {number}, " + ", ".join(
+                                f"{m:%b %Y} {r:.0%}" for m, r in zip(trend["month"], trend["delivered_rate"])))
         lines = [f"{display.count_text(totals['delivered'], totals['eligible'])} eligible · "
                  f"95% CI {display.interval_text(totals['delivered_rate_lower'], totals['delivered_rate_upper'])}"]
         if totals["eligible_timed"] > 0:

@@ -60,37 +60,31 @@ else:
     monthly = rates[(rates["breakdown"] == "month") & (rates[denominator] > 0)]
     what = "on-time rate" if measure == "on_time_rate" else "delivered rate"
     alt = charts.describe_trend(monthly, "label", measure, what)
-    st.plotly_chart(charts.trend_figure(monthly, "label", measure, f"{measure}_lower", f"{measure}_upper",
-                                        numerator, denominator), alt=alt, config={"displaylogo": False})
-    st.caption(f"{what.capitalize()} by month the entitlement was triggered; hover for n, N and the 95% interval. "
-               f"{alt}")
-    with st.expander("Monthly figures as a table"):
-        display.rates_table(monthly.assign(month_label=monthly["month"].dt.strftime("%b %Y"), label=lambda f: f["label"] + ", " + f["month_label"]),
+    st.caption(f"{what.capitalize()} by the month the entitlement was triggered, one chart per entitlement on the "
+               "same 0 to 100% scale; the shaded band is the 95% interval, wide where numbers are small. "
+               + (display.latest_month_note(filters) if measure == "delivered_rate" else ""))
+    st.plotly_chart(charts.small_multiples_figure(monthly, "label", measure, f"{measure}_lower", f"{measure}_upper",
+                                                  numerator, denominator), alt=alt, config={"displaylogo": False})
+    with st.expander("The chart in words, and as a table"):
+        st.write(alt)
+        display.rates_table(monthly.assign(label=monthly["label"] + ", " + monthly["month"].dt.strftime("%b %Y")),
                             "label", "Entitlement and month", show_timeliness=bool(timed))
 
     if timed:
         st.markdown("#### Standard and enhanced victims, side by side")
-        st.caption("On-time rates for entitlements with a timescale. Enhanced-rights victims are often owed a "
-                   "shorter timescale (for example 1 working day instead of 5 for key decisions).")
-        by_type = rates[(rates["breakdown"] == "victim_type") & rates["entitlement"].isin([e.code for e in timed])].copy()
-        by_type["label"] = [f"{catalogue.entitlement(c).label} ({_days})" for c, _days in zip(
-            by_type["entitlement"],
-            [f"{catalogue.entitlement(c).standard_days if t == 'standard' else catalogue.entitlement(c).enhanced_days} wd"
-             for c, t in zip(by_type["entitlement"], by_type["level"])])]
-        columns = st.columns(2)
-        for column, victim_type in zip(columns, ("standard", "enhanced")):
-            rows = by_type[(by_type["level"] == victim_type) & (by_type["eligible_timed"] > 0)]
-            with column:
-                st.markdown(f"**{contract.label(victim_type)} victims**")
-                if rows.empty:
-                    st.caption("No eligible instances in this selection.")
-                    continue
-                alt = charts.describe_intervals(rows, "label", "on_time_rate", "on_time_rate_lower", "on_time_rate_upper",
-                                                f"on-time rates for {victim_type} victims")
-                st.plotly_chart(charts.interval_figure(rows, "label", "on_time_rate", "on_time_rate_lower",
-                                                       "on_time_rate_upper", "delivered_on_time", "eligible_timed"),
-                                alt=alt, config={"displaylogo": False}, key=f"side_by_side_{victim_type}")
-                display.rates_table(rows, "label", "Entitlement (working days allowed)")
+        st.caption("On-time rates for entitlements with a timescale, with the working days each group is allowed. "
+                   "Enhanced-rights victims are often owed a shorter timescale (1 working day instead of 5 for key "
+                   "decisions), so the same speed of service shows as a lower on-time rate.")
+        by_type = rates[(rates["breakdown"] == "victim_type") & rates["entitlement"].isin([e.code for e in timed])
+                        & (rates["eligible_timed"] > 0)]
+        paired = charts.paired_interval_figure(
+            by_type, "label", "level", ("standard", "enhanced"), ("Standard victims", "Enhanced-rights victims"),
+            "on_time_rate", "on_time_rate_lower", "on_time_rate_upper", "delivered_on_time", "eligible_timed")
+        alt = charts.describe_intervals(by_type.assign(who=by_type["label"] + " (" + by_type["level"] + ")"), "who",
+                                        "on_time_rate", "on_time_rate_lower", "on_time_rate_upper",
+                                        "on-time rates for standard and enhanced-rights victims")
+        st.plotly_chart(paired, alt=alt, config={"displaylogo": False}, key="side_by_side")
+        display.side_by_side_table(by_type, catalogue)
 
     st.markdown("#### Breakdowns")
     options = ["all"] + codes

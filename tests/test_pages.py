@@ -96,7 +96,7 @@ def test_board_overview_shows_all_12_rights_with_hand_worked_rates(monkeypatch, 
     assert "100.0%" in delivered  # Right 6: 2 of 2
     assert "3 of 4 eligible" in page
     assert "On time: **50.0%** (1 of 2 with a timescale)" in page  # Right 4 and Right 6 both 1 of 2
-    assert "Not measured from police records" in page  # Right 10
+    assert "Nothing under this right is measured from police records" in page  # Right 10
     assert "No eligible instances" in page  # Right 7 has only a not-applicable instance
     assert "Synthetic demonstration data" in page
 
@@ -126,10 +126,11 @@ def test_right_6_separates_standard_and_enhanced_timeliness(monkeypatch, fixture
     assert not at.exception
     metrics = metric_values(at)
     assert metrics["Delivered"] == ["100.0%"] and metrics["On time"] == ["50.0%"]
-    # side by side: standard v1 late (0 of 1), enhanced v2 on time (1 of 1)
-    tables = [df.value for df in at.dataframe if "Entitlement (working days allowed)" in df.value.columns]
-    on_time = {t["Entitlement (working days allowed)"].iloc[0]: t["On time"].iloc[0] for t in tables}
-    assert on_time == {"Told of the suspect's arrest (5 wd)": 0.0, "Told of the suspect's arrest (1 wd)": 1.0}
+    # side by side: standard v1 late (0 of 1, 5 working days), enhanced v2 on time (1 of 1, 1 working day)
+    table = next(df.value for df in at.dataframe if "Standard: on time %" in df.value.columns)
+    row = table.set_index("Entitlement").loc["Told of the suspect's arrest"]
+    assert (row["Standard: working days"], row["Standard: on time %"], row["Standard: n of N"]) == (5, 0.0, "0 of 1")
+    assert (row["Enhanced: working days"], row["Enhanced: on time %"], row["Enhanced: n of N"]) == (1, 100.0, "1 of 1")
 
 
 def test_a_district_filter_in_the_link_narrows_every_figure(monkeypatch, fixture_store):

@@ -8,7 +8,8 @@ import streamlit as st
 from metrics.catalogue import Catalogue, Entitlement
 from metrics.rates import format_rate
 
-__all__ = ["interval_text", "count_text", "rates_table", "MEASUREMENT_NOTES", "definition_rows", "format_rate_short"]
+__all__ = ["interval_text", "count_text", "rates_table", "MEASUREMENT_NOTES", "definition_rows", "format_rate_short", "LATEST_MONTH_NOTE",
+           "side_by_side_table", "latest_month_note"]
 
 MEASUREMENT_NOTES = """
 - **Eligible** (the denominator): instances of the entitlement triggered in the period, less those recorded
@@ -20,7 +21,17 @@ MEASUREMENT_NOTES = """
 - **Not yet due**: not delivered by the as-of date, but the deadline falls after it. Excluded, never a failure.
 - **95% CI**: the Wilson score interval. With small numbers it is wide: differences inside it may be chance.
 - Every rate is its numerator over its denominator at the level shown; rates are never averaged.
+- **The latest month can look low.** An entitlement with no timescale is never "not yet due", so one still
+  pending on the data date counts as not delivered until it is recorded.
 """
+
+LATEST_MONTH_NOTE = ("The latest month can look low: entitlements with no timescale that were still pending on "
+                     "the data date count as not delivered.")
+
+
+def latest_month_note(filters) -> str:
+    """The caveat above, only when the chosen period includes a month that had not settled by the data date."""
+    return LATEST_MONTH_NOTE if filters.includes_settling_month() else ""
 
 
 def interval_text(lower: float, upper: float) -> str:
@@ -34,32 +45,51 @@ def count_text(numerator: int, denominator: int) -> str:
 
 
 def rates_table(frame: pd.DataFrame, label_column: str, label_title: str, show_timeliness: bool = True) -> None:
-    """Show rates with n, N and intervals as an accessible table (numbers stay numbers)."""
+    """Show rates with 'n of N' and intervals as an accessible table (rates stay numbers, so they sort)."""
     table = pd.DataFrame({
         label_title: frame[label_column],
-        "Delivered": frame["delivered_rate"],
-        "Delivered (n)": frame["delivered"],
-        "Eligible (N)": frame["eligible"],
-        "95% CI (delivered)": [interval_text(lo, hi) for lo, hi in zip(frame["delivered_rate_lower"], frame["delivered_rate_upper"])],
+        "Delivered %": frame["delivered_rate"] * 100,
+        "n of N": [count_text(n, d) for n, d in zip(frame["delivered"], frame["eligible"])],
+        "95% CI": [interval_text(lo, hi) for lo, hi in zip(frame["delivered_rate_lower"], frame["delivered_rate_upper"])],
     })
     config = {
-        "Delivered": st.column_config.NumberColumn(format="percent", help="Delivered (or offered and declined) ÷ eligible"),
-        "Delivered (n)": st.column_config.NumberColumn(format="localized"),
-        "Eligible (N)": st.column_config.NumberColumn(format="localized"),
+        "Delivered %": st.column_config.NumberColumn(format="%.1f%%", help="Delivered (or offered and declined) ÷ eligible"),
+        "n of N": st.column_config.TextColumn(help="Delivered of eligible"),
     }
     if show_timeliness:
-        table["On time"] = frame["on_time_rate"]
-        table["On time (n)"] = frame["delivered_on_time"]
-        table["With a timescale (N)"] = frame["eligible_timed"]
+        timed = frame["eligible_timed"] > 0
+        table["On time %"] = frame["on_time_rate"] * 100
+        table["on time, n of N"] = [count_text(n, d) if t else "no timescale"
+                                    for n, d, t in zip(frame["delivered_on_time"], frame["eligible_timed"], timed)]
         table["95% CI (on time)"] = [interval_text(lo, hi) for lo, hi in zip(frame["on_time_rate_lower"], frame["on_time_rate_upper"])]
-        config["On time"] = st.column_config.NumberColumn(format="percent", help="Delivered within the Code's timescale ÷ eligible instances that have one")
-        config["On time (n)"] = st.column_config.NumberColumn(format="localized")
-        config["With a timescale (N)"] = st.column_config.NumberColumn(format="localized")
+        config["On time %"] = st.column_config.NumberColumn(
+            format="%.1f%%", help="Delivered within the Code's timescale ÷ eligible instances that have one")
     if "not_yet_due" in frame:
         table["Not yet due"] = frame["not_yet_due"]
         table["Not applicable"] = frame["not_applicable"]
+        config["Not yet due"] = st.column_config.NumberColumn(format="localized")
+        config["Not applicable"] = st.column_config.NumberColumn(format="localized")
     st.dataframe(table, hide_index=True, column_config=config,
                  alt=f"Table of delivered and on-time rates by {label_title.lower()}, with counts and 95% intervals")
+
+
+def side_by_side_table(by_type: pd.DataFrame, catalogue: Catalogue) -> None:
+    """On-time rates for standard and enhanced victims in one row per entitlement."""
+    rows = []
+    for code, group in by_type.groupby("entitlement", sort=False):
+        ent = catalogue.entitlement(code)
+        row = {"Entitlement": ent.label}
+        for victim_type, days in (("standard", ent.standard_days), ("enhanced", ent.enhanced_days)):
+            match = group[group["level"] == victim_type]
+            prefix = "Standard" if victim_type == "standard" else "Enhanced"
+            row[f"{prefix}: working days"] = days
+            row[f"{prefix}: on time %"] = match["on_time_rate"].iloc[0] * 100 if len(match) else float("nan")
+            row[f"{prefix}: n of N"] = (count_text(match["delivered_on_time"].iloc[0], match["eligible_timed"].iloc[0])
+                                        if len(match) else "–")
+        rows.append(row)
+    config = {f"{p}: on time %": st.column_config.NumberColumn(format="%.1f%%") for p in ("Standard", "Enhanced")}
+    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=config,
+                 alt="Table of on-time rates for standard and enhanced-rights victims, per entitlement")
 
 
 def definition_rows(catalogue: Catalogue, entitlements: tuple[Entitlement, ...]) -> list[dict[str, str]]:

@@ -21,7 +21,7 @@ from data_access.schema import SCHEMA_VERSION
 from data_access.store import Store, StoreError, open_store
 from metrics import contract
 from metrics.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
-from metrics.filters import DIMENSIONS, Filters, add_months
+from metrics.filters import DIMENSIONS, Filters, add_months, default_period
 from ui import access
 
 __all__ = ["PageContext", "start", "sidebar_filters", "page_context", "navigation_pages", "right_from_url"]
@@ -165,15 +165,18 @@ def sidebar_filters(ctx: PageContext) -> PageContext:
     """Draw the shared filters (kept in the URL so a view can be shared) and return the context with them."""
     meta = ctx.store.meta
     months = _month_options(meta.first_month, meta.last_month)
-    default_period = (months[max(0, len(months) - DEFAULT_PERIOD_MONTHS)], months[-1])
+    first, last = default_period(meta.first_month, meta.last_month, meta.data_as_of, DEFAULT_PERIOD_MONTHS)
+    default_period_value = (f"{first:%Y-%m}", f"{last:%Y-%m}")
     options = _dimension_values(ctx.store, ctx.store_key)
-    defaults = {"period": default_period, **{name: [] for name in DIMENSIONS}}
+    defaults = {"period": default_period_value, **{name: [] for name in DIMENSIONS}}
     with st.sidebar:
         st.header("Filters", anchor=False)
         if len(months) > 1:
             period = st.select_slider("Period (month the entitlement was triggered)", options=months,
-                                      value=default_period, format_func=_month_label, key="period",
-                                      bind="query-params")
+                                      value=default_period_value, format_func=_month_label, key="period",
+                                      bind="query-params",
+                                      help="Entitlements count in the month they were triggered. By default the "
+                                           "last month is left out while its entitlements are still being delivered.")
         else:
             period = (months[0], months[0])
             st.caption(f"Period: {_month_label(months[0])}")
@@ -212,7 +215,11 @@ def page_context(page_id: str) -> PageContext:
     """
     context = st.session_state.pop(_CONTEXT_KEY, None)
     if context is None or context.filters is None:
-        context = sidebar_filters(start())
+        base = start()
+        # Registering the role's navigation replaces Streamlit's list of every file in pages/, and from
+        # now on the server routes every page through app.py. The page itself carries on below.
+        st.navigation(navigation_pages(base))
+        context = sidebar_filters(base)
         st.session_state.pop(_CONTEXT_KEY, None)
     if not access.may_view(context.role, page_id):
         log.warning("role %s refused page %s", context.role, page_id)
