@@ -22,15 +22,12 @@ from metrics.filters import DIMENSIONS, Filters
 
 __all__ = ["BREAKDOWNS", "COUNT_COLUMNS", "compliance_counts_sql", "not_applicable_sql"]
 
-# Breakdown name -> SQL expression giving its level as text. 'total' has no level.
-BREAKDOWNS: dict[str, str] = {
-    "total": "'all'",
-    "month": "strftime(trigger_month, '%Y-%m')",
-    **{name: dim.column for name, dim in DIMENSIONS.items()},
+# Breakdown name -> (the column rows are grouped by, '' for the total; SQL giving the level as text).
+BREAKDOWNS: dict[str, tuple[str, str]] = {
+    "total": ("", "'all'"),
+    "month": ("trigger_month", "strftime(trigger_month, '%Y-%m')"),
+    **{name: (dim.column, dim.column) for name, dim in DIMENSIONS.items()},
 }
-# Breakdown name -> the column it groups by ('' for the total).
-_GROUP_COLUMNS: dict[str, str] = {"total": "", "month": "trigger_month",
-                                  **{name: dim.column for name, dim in DIMENSIONS.items()}}
 COUNT_COLUMNS = ("eligible", "delivered", "delivered_on_time", "eligible_timed", "not_yet_due", "not_applicable")
 
 
@@ -108,15 +105,16 @@ def compliance_counts_sql(
     # One grouping set per breakdown, so every breakdown comes from a single scan. Rows are grouped on
     # the raw columns and only the few result rows are turned into text. GROUPING(col) is 0 for the
     # column a row is grouped by, which labels the row with its breakdown.
-    columns = {n: _GROUP_COLUMNS[n] for n in names}
-    grouping_sets = ", ".join(f"(entitlement, right_no{', ' + c if c else ''})" for c in columns.values())
+    grouping_sets = ", ".join(f"(entitlement, right_no{', ' + BREAKDOWNS[n][0] if BREAKDOWNS[n][0] else ''})"
+                              for n in names)
     which, level = [], []
-    for n, column in columns.items():
+    for n in names:
         params[f"breakdown_{n}"] = n
+        column, level_sql = BREAKDOWNS[n]
         if column:
             which.append(f"WHEN GROUPING({column}) = 0 THEN $breakdown_{n}")
-            level.append(f"WHEN GROUPING({column}) = 0 THEN {BREAKDOWNS[n]}")
-    total = "$breakdown_total" if "total" in columns else "NULL"
+            level.append(f"WHEN GROUPING({column}) = 0 THEN {level_sql}")
+    total = "$breakdown_total" if "total" in names else "NULL"
     breakdown_expr = f"CASE {' '.join(which)} ELSE {total} END" if which else total
     level_expr = f"CASE {' '.join(level)} ELSE 'all' END" if level else "'all'"
     sql = f"""{ctes}

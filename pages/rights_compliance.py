@@ -50,13 +50,7 @@ else:
     display.rates_table(entitlement_rows, "label", "Entitlement", show_timeliness=bool(timed))
 
     st.markdown("#### Monthly trend")
-    measure = "delivered_rate"
-    if timed:
-        choice = st.segmented_control("Show", ["Delivered", "On time"], default="Delivered", key="trend_measure",
-                                      required=True)
-        measure = "on_time_rate" if choice == "On time" else "delivered_rate"
-    numerator, denominator = (("delivered_on_time", "eligible_timed") if measure == "on_time_rate"
-                              else ("delivered", "eligible"))
+    measure, numerator, denominator = display.rate_choice("Show", "trend_measure", offer_on_time=bool(timed))
     monthly = rates[(rates["breakdown"] == "month") & (rates[denominator] > 0)]
     what = "on-time rate" if measure == "on_time_rate" else "delivered rate"
     alt = charts.describe_trend(monthly, "label", measure, what)
@@ -92,13 +86,7 @@ else:
                           format_func=lambda c: f"All entitlements under Right {number}" if c == "all" else catalogue.entitlement(c).label)
     source = right_rates.assign(label="Right") if chosen == "all" else rates[rates["entitlement"] == chosen]
     show_on_time = (chosen == "all" and bool(timed)) or (chosen != "all" and catalogue.entitlement(chosen).has_timescale)
-    measure = "delivered_rate"
-    if show_on_time:
-        choice = st.segmented_control("Rate", ["Delivered", "On time"], default="Delivered", key="breakdown_measure",
-                                      required=True)
-        measure = "on_time_rate" if choice == "On time" else "delivered_rate"
-    numerator, denominator = (("delivered_on_time", "eligible_timed") if measure == "on_time_rate"
-                              else ("delivered", "eligible"))
+    measure, numerator, denominator = display.rate_choice("Rate", "breakdown_measure", offer_on_time=show_on_time)
     overall = source[source["breakdown"] == "total"]
     reference = float(overall[measure].iloc[0]) if len(overall) else None
     st.caption("Each point is a rate with its 95% interval; the dashed line is the rate for the whole selection. "

@@ -9,7 +9,8 @@ from metrics.catalogue import Catalogue, Entitlement
 from metrics.rates import format_rate
 
 __all__ = ["interval_text", "count_text", "rates_table", "MEASUREMENT_NOTES", "definition_rows", "format_rate_short", "LATEST_MONTH_NOTE",
-           "side_by_side_table", "latest_month_note"]
+           "side_by_side_table", "latest_month_note",
+           "rate_choice"]
 
 MEASUREMENT_NOTES = """
 - **Eligible** (the denominator): instances of the entitlement triggered in the period, less those recorded
@@ -32,6 +33,16 @@ LATEST_MONTH_NOTE = ("The latest month can look low: entitlements with no timesc
 def latest_month_note(filters) -> str:
     """The caveat above, only when the chosen period includes a month that had not settled by the data date."""
     return LATEST_MONTH_NOTE if filters.includes_settling_month() else ""
+
+
+def rate_choice(label: str, key: str, offer_on_time: bool) -> tuple[str, str, str]:
+    """Let the user pick the delivered or the on-time rate; returns (rate, numerator, denominator) columns."""
+    choice = "Delivered"
+    if offer_on_time:
+        choice = st.segmented_control(label, ["Delivered", "On time"], default="Delivered", key=key, required=True)
+    if choice == "On time":
+        return "on_time_rate", "delivered_on_time", "eligible_timed"
+    return "delivered_rate", "delivered", "eligible"
 
 
 def interval_text(lower: float, upper: float) -> str:
