@@ -27,7 +27,9 @@ __all__ = ["Store", "StoreError", "StoreMeta", "build_store", "open_store", "QUE
 log = logging.getLogger(__name__)
 
 QUERY_TIMEOUT_SECONDS = 30.0
-_ALIAS = "store"  # the name the store is attached under in each dashboard connection
+# Each dashboard connection attaches the store file under the name "store".
+_ATTACH_STORE = "ATTACH $path AS store (READ_ONLY)"
+_USE_STORE = "USE store"
 CALENDAR_DAYS_AFTER = 400  # the calendar runs past the data so due dates of late instances exist
 _SAFE_CONFIG = {
     "autoload_known_extensions": False,
@@ -100,14 +102,22 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
     extra = set(frame.columns) - set(target)
     if extra:
         raise StoreError(f"table {table} has unknown column(s): {', '.join(sorted(extra))}")
-    columns = [c for c in target if c in frame.columns]
+    # Identifiers cannot be bound as parameters: these come from the store's own schema (the allow-list),
+    # and only the frame's columns that the schema also has are named.
+    column_list = ", ".join(_identifier(c) for c in target if c in frame.columns)
+    insert = f"INSERT INTO {_identifier(table)} ({column_list}) SELECT {column_list} FROM incoming_frame"  # noqa: S608
     con.register("incoming_frame", frame)
     try:
-        # Table and column names come from the schema catalogue above, not from input.
-        column_list = ", ".join(f'"{c}"' for c in columns)
-        con.execute(f'INSERT INTO "{table}" ({column_list}) SELECT {column_list} FROM incoming_frame')  # noqa: S608
+        con.execute(insert)
     finally:
         con.unregister("incoming_frame")
+
+
+def _identifier(name: str) -> str:
+    """A schema name as a quoted SQL identifier (names come from the schema, never from input)."""
+    if '"' in name or "\x00" in name:
+        raise StoreError(f"refusing an unsafe identifier {name!r}")
+    return f'"{name}"'
 
 
 def _write_calendar(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pd.DataFrame], data_as_of: date) -> None:
@@ -172,7 +182,7 @@ class Store:
         timer.daemon = True
         timer.start()
         try:
-            cursor.execute(f"USE {_ALIAS}")  # a cursor starts in the in-memory database, not the store
+            cursor.execute(_USE_STORE)  # a cursor starts in the in-memory database, not the store
             return cursor.execute(sql, params or {}).df()
         except duckdb.InterruptException as exc:
             raise StoreError(f"a query took longer than {timeout:g} seconds and was stopped") from exc
@@ -197,8 +207,8 @@ def open_store(path: str | Path, *, threads: int = 2, memory_limit: str = "2GB")
     # locked, instance and, after a new store was swapped in at the path, would keep serving the old file.
     con = duckdb.connect(":memory:", config={**_SAFE_CONFIG, "threads": threads, "memory_limit": memory_limit})
     try:
-        con.execute(f"ATTACH $path AS {_ALIAS} (READ_ONLY)", {"path": str(path)})
-        con.execute(f"USE {_ALIAS}")
+        con.execute(_ATTACH_STORE, {"path": str(path)})
+        con.execute(_USE_STORE)
     except duckdb.Error as exc:
         con.close()
         log.warning("cannot open %s as DuckDB: %s", path, exc.__class__.__name__)

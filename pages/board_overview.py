@@ -21,6 +21,8 @@ def right_card(number: int) -> None:
     totals = right_totals.loc[number]
     with st.container(border=True, height="stretch"):
         st.markdown(f"**Right {number}** · {right.short_title}", help=right.title)
+        st.page_link("pages/rights_compliance.py", label=f"Open Right {number}", icon=":material/arrow_forward:",
+                     query_params={"right": str(number)})  # the filters follow: their widgets keep state
         if not right.measured_entitlements:
             st.caption(right.not_measured_note)
             return

@@ -214,3 +214,11 @@ def test_with_no_store_configured_the_demo_is_built_and_every_page_says_it_is_sy
     assert any("Synthetic demonstration data" in w.value for w in at.warning)
     assert (demo_dir / "demo.duckdb").exists()
     assert any(v not in ("–",) for v in metric_values(at)["Delivered"])
+
+
+def test_each_right_on_the_board_links_to_its_detail(monkeypatch, fixture_store):
+    at = run_app(monkeypatch, fixture_store)
+    links = [link.proto for link in at.get("page_link")]
+    # every right, even one with nothing measured (its detail page explains why)
+    assert sorted(link.label for link in links) == sorted(f"Open Right {n}" for n in range(1, 13))
+    assert all("rights_compliance" in link.page for link in links)

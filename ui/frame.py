@@ -242,3 +242,4 @@ def right_from_url(catalogue: Catalogue, key: str = "right") -> int:
                           format_func=lambda n: f"Right {n}: {catalogue.right(n).short_title}")
     st.query_params[key] = str(number)
     return number
+
