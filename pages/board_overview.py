@@ -10,10 +10,15 @@ ctx = page_context("board_overview")
 catalogue, filters = ctx.catalogue, ctx.filters
 
 st.caption(f"{filters.describe()}. Each right's rate adds up all instances of its measured entitlements; "
-           f"the line under it is the monthly rate. {display.latest_month_note(filters)}")
+           f"trend lines are monthly rates on a 0 to 100% scale. {display.latest_month_note(filters)}")
 
 overview = board_overview(data.compliance_counts(ctx, BOARD_BREAKDOWNS), catalogue)
 entitlement_totals, right_totals, monthly = overview.entitlements, overview.rights, overview.rights_monthly
+
+
+def _detail_link(number: int) -> None:
+    st.page_link("pages/rights_compliance.py", label=f"Open Right {number}", icon=":material/arrow_forward:",
+                 query_params={"right": str(number)})  # the filters follow: their widgets keep state
 
 
 def right_card(number: int) -> None:
@@ -21,8 +26,7 @@ def right_card(number: int) -> None:
     totals = right_totals.loc[number]
     with st.container(border=True, height="stretch"):
         st.markdown(f"**Right {number}** · {right.short_title}", help=right.title)
-        st.page_link("pages/rights_compliance.py", label=f"Open Right {number}", icon=":material/arrow_forward:",
-                     query_params={"right": str(number)})  # the filters follow: their widgets keep state
+        _detail_link(number)
         if not right.measured_entitlements:
             st.caption(right.not_measured_note)
             return
@@ -58,16 +62,15 @@ def right_card(number: int) -> None:
                 st.markdown(f"- {row['label']}: **{rate}** ({display.count_text(row['delivered'], row['eligible'])}{on_time})")
 
 
-for row_start in range(1, 13, 3):
-    columns = st.columns(3)
+st.markdown("#### The 12 rights at a glance")
+display.rights_glance_table(right_totals, monthly, catalogue)
+
+st.markdown("#### Each right and its entitlements")
+for row_start in range(1, 13, 4):
+    columns = st.columns(4)
     for offset, column in enumerate(columns):
         with column:
             right_card(row_start + offset)
-
-with st.expander("All rights as a table"):
-    table = right_totals.reset_index()
-    table["label"] = [f"Right {n}: {catalogue.right(n).short_title}" for n in table["right_no"]]
-    display.rates_table(table, "label", "Right")
 
 with st.expander("How these figures are counted"):
     st.markdown(display.MEASUREMENT_NOTES)

@@ -222,3 +222,15 @@ def test_each_right_on_the_board_links_to_its_detail(monkeypatch, fixture_store)
     # every right, even one with nothing measured (its detail page explains why)
     assert sorted(link.label for link in links) == sorted(f"Open Right {n}" for n in range(1, 13))
     assert all("rights_compliance" in link.page for link in links)
+
+
+def test_the_glance_table_lists_all_12_rights_with_hand_worked_figures(monkeypatch, fixture_store):
+    at = run_app(monkeypatch, fixture_store)
+    table = next(df.value for df in at.dataframe if "Monthly trend" in df.value.columns).set_index("Right")
+    assert len(table) == 12
+    right4 = table.loc["4. Referral to support services"]
+    assert (right4["Delivered %"], right4["n of N"], right4["On time %"], right4["on time, n of N"]) == \
+        (75.0, "3 of 4", 50.0, "1 of 2")
+    assert table.loc["6. Information about the investigation", "n of N"] == "2 of 2"
+    assert table.loc["10. Expenses and property returned", "n of N"] == "not measured"
+    assert table.loc["7. Victim Personal Statement", "n of N"] == "0 of 0"  # only a not-applicable instance

@@ -10,7 +10,7 @@ from metrics.rates import format_rate
 
 __all__ = ["interval_text", "count_text", "rates_table", "MEASUREMENT_NOTES", "definition_rows", "format_rate_short", "LATEST_MONTH_NOTE",
            "side_by_side_table", "latest_month_note",
-           "rate_choice"]
+           "rate_choice", "rights_glance_table"]
 
 MEASUREMENT_NOTES = """
 - **Eligible** (the denominator): instances of the entitlement triggered in the period, less those recorded
@@ -101,6 +101,33 @@ def side_by_side_table(by_type: pd.DataFrame, catalogue: Catalogue) -> None:
     config = {f"{p}: on time %": st.column_config.NumberColumn(format="%.1f%%") for p in ("Standard", "Enhanced")}
     st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=config,
                  alt="Table of on-time rates for standard and enhanced-rights victims, per entitlement")
+
+
+def rights_glance_table(rights: pd.DataFrame, monthly: pd.DataFrame, catalogue: Catalogue) -> None:
+    """All 12 rights in one table: delivered and on-time rates with n of N, intervals and a 0-100% trend."""
+    rows = []
+    for right in catalogue.rights:
+        totals = rights.loc[right.number]
+        trend = monthly[monthly["right_no"] == right.number].sort_values("month")
+        measured = bool(right.measured_entitlements)
+        rows.append({
+            "Right": f"{right.number}. {right.short_title}",
+            "Delivered %": totals["delivered_rate"] * 100,
+            "n of N": count_text(totals["delivered"], totals["eligible"]) if measured else "not measured",
+            "95% CI": interval_text(totals["delivered_rate_lower"], totals["delivered_rate_upper"]),
+            "Monthly trend": [round(r * 100, 1) for r in trend["delivered_rate"].dropna()],
+            "On time %": totals["on_time_rate"] * 100,
+            "on time, n of N": (count_text(totals["delivered_on_time"], totals["eligible_timed"])
+                                if totals["eligible_timed"] > 0 else "no timescale" if measured else "not measured"),
+        })
+    st.dataframe(pd.DataFrame(rows), hide_index=True, row_height=34, height=34 * (len(rows) + 1) + 3, column_config={
+        "Right": st.column_config.TextColumn(width=250, pinned=True),
+        "Delivered %": st.column_config.NumberColumn(format="%.1f%%", help="Delivered (or offered and declined) ÷ eligible"),
+        "Monthly trend": st.column_config.LineChartColumn(
+            width=120, y_min=0, y_max=100, help="Monthly delivered rate, on a fixed 0 to 100% scale so noise is not magnified"),
+        "On time %": st.column_config.NumberColumn(
+            format="%.1f%%", help="Delivered within the Code's timescale ÷ eligible instances that have one"),
+    }, alt="Table of the 12 rights: delivered rate, n of N, 95% interval, monthly trend, and on-time rate")
 
 
 def definition_rows(catalogue: Catalogue, entitlements: tuple[Entitlement, ...]) -> list[dict[str, str]]:
