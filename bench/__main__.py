@@ -59,6 +59,7 @@ def bench_scale(force_years: int, workdir: Path, repeats: int, gen_repeats: int)
         "board_overview_s": query["board_overview_s"],
         "board_overview_all_months_s": query["board_overview_all_months_s"],
         "rights_compliance_s": query["rights_compliance_s"],
+        "keeping_informed_s": query["keeping_informed_s"],
         "query_peak_rss_mb": query["peak_rss_mb"],
         "pandas_load_s": baseline["load_s"],
         "pandas_board_overview_s": baseline["board_overview_s"],
@@ -87,6 +88,7 @@ def markdown(results: list[dict], host: str) -> str:
     row("Board overview data over every month in the store, warm (median)",
         lambda r: f"{r['board_overview_all_months_s'] * 1000:.0f} ms")
     row("Rights compliance data (Right 6), warm (median)", lambda r: f"{r['rights_compliance_s'] * 1000:.0f} ms")
+    row("Keeping victims informed data (contact log), warm (median)", lambda r: f"{r['keeping_informed_s'] * 1000:.0f} ms")
     row("pandas: Board overview (median)", lambda r: f"{r['pandas_board_overview_s'] * 1000:.0f} ms")
     row("pandas: Rights compliance (median)", lambda r: f"{r['pandas_rights_compliance_s'] * 1000:.0f} ms")
     row("ratio pandas / DuckDB, Board overview", lambda r: f"{r['board_ratio']:.1f}×")

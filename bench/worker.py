@@ -21,6 +21,7 @@ from data_access import queries
 from data_access.store import build_store, open_store
 from metrics.catalogue import default_catalogue
 from metrics.filters import Filters, default_period
+from metrics.contact_measures import contact_measure_rates
 from metrics.summaries import BOARD_BREAKDOWNS, RIGHT_BREAKDOWNS, board_overview, right_detail
 
 RIGHT_TIMED = 6  # the right with the most entitlements: the heaviest Rights compliance page
@@ -71,6 +72,15 @@ def right_data(store, catalogue, filters):
     return right_detail(counts, catalogue, RIGHT_TIMED)
 
 
+def contact_data(store, catalogue, filters):
+    """What Keeping victims informed computes: the contact measures by breakdown, the channel mix and
+    the first page of the overdue list (window functions over the contact log)."""
+    counts = queries.contact_measure_counts(store, catalogue, filters, RIGHT_BREAKDOWNS)
+    queries.channel_mix(store, catalogue, filters)
+    queries.overdue_updates(store, catalogue, filters, role="victim_services")
+    return contact_measure_rates(counts, catalogue)
+
+
 def query(args) -> dict:
     catalogue = default_catalogue()
     store = open_store(args.db)
@@ -80,6 +90,7 @@ def query(args) -> dict:
         "board_overview_s": median_seconds(lambda: board_data(store, catalogue, filters), args.repeats),
         "board_overview_all_months_s": median_seconds(lambda: board_data(store, catalogue, everything), args.repeats),
         "rights_compliance_s": median_seconds(lambda: right_data(store, catalogue, filters), args.repeats),
+        "keeping_informed_s": median_seconds(lambda: contact_data(store, catalogue, filters), args.repeats),
         "instances": int(store.query("SELECT count(*) AS n FROM entitlement_facts")["n"].iloc[0]),
         "peak_rss_mb": peak_rss_mb(),
     }

@@ -989,7 +989,7 @@ _CHANNELS = {
 _KEY_DECISION_CODES = ("r6_decision_not_to_investigate", "r6_suspect_arrested", "r6_suspect_interviewed_under_caution",
                        "r6_suspect_released_without_charge", "r6_suspect_bail_or_rui", "r6_charge_decision",
                        "r6_vrr_outcome", "r8_hearing_details", "r9_case_outcome", "r9_sentence_explained")
-_MAX_UPDATES = 40
+_MAX_UPDATES = 160  # enough for weekly updates over three years; the loop shrinks as cases close
 
 
 def _contacts_frame(w: _World, update_days: np.ndarray) -> pd.DataFrame:
@@ -1001,8 +1001,16 @@ def _contacts_frame(w: _World, update_days: np.ndarray) -> pd.DataFrame:
     def add(v: np.ndarray, when: np.ndarray, kind: str, team: np.ndarray | None = None) -> None:
         parts.append((v, when, kinds[kind], case_team[v] if team is None else team))
 
-    everyone = np.arange(victims.n)
-    add(everyone, w.of_case(cases.reported) + rng.integers(10 * 60, 3 * _HOUR, victims.n), "initial_response")
+    # First contact: most the same or the next working day, a tail of later ones, and a few never reached;
+    # slower where update gaps run long (the same pressures show in both).
+    reported = w.of_case(cases.reported)
+    slow = np.array([d[3] for d in _DISTRICTS])[w.of_case(cases.district)] > 1.12
+    delay = np.where(slow, _pick(rng, victims.n, [42, 28, 13, 8, 5, 4]), _pick(rng, victims.n, [58, 27, 8, 4, 2, 1]))
+    same_day = reported + rng.integers(10 * 60, 3 * _HOUR, victims.n)
+    later = w.wd.add(reported // _DAY, delay) * _DAY + _office_seconds(rng, victims.n)
+    first = np.where(delay == 0, same_day, later)
+    reached = rng.random(victims.n) > 0.02
+    add(np.flatnonzero(reached), first[reached], "initial_response")
     assessed = w.accepted("r4_needs_assessment")
     v = np.flatnonzero(assessed < _NEVER)
     add(v, assessed[v], "needs_assessment")
@@ -1016,20 +1024,22 @@ def _contacts_frame(w: _World, update_days: np.ndarray) -> pd.DataFrame:
 
     # Updates while the police investigate (the Witness Care Unit takes over at charge), at roughly the
     # agreed frequency; gaps run longer in some districts and offence groups, in summer and at Christmas.
+    # Updates while the case is open: the police, then the Witness Care Unit after charge. Officers aim a
+    # little inside the agreed frequency; some districts and offence groups, summer and Christmas stretch it.
     allocated = w.of_case(cases.allocated)
-    until = np.minimum(np.minimum(w.of_case(cases.closed), w.of_case(cases.charged)), as_of_end)
+    until = np.minimum(w.of_case(cases.closed), as_of_end)
     agreed = update_days > 0
     v = np.flatnonzero((allocated < _NEVER) & (agreed | (rng.random(victims.n) < 0.6)))
-    district_gap = np.array([d[3] for d in _DISTRICTS])[w.of_case(cases.district)[v]]
-    group_gap = np.array([o.update_gap for o in _OFFENCES])[w.of_case(cases.group)[v]]
-    base_gap = np.where(agreed[v], update_days[v], 28) * district_gap * group_gap
+    district_gap = 1 + 0.6 * (np.array([d[3] for d in _DISTRICTS])[w.of_case(cases.district)[v]] - 1)
+    group_gap = 1 + 0.6 * (np.array([o.update_gap for o in _OFFENCES])[w.of_case(cases.group)[v]] - 1)
+    base_gap = np.where(agreed[v], update_days[v], 28) * 0.72 * district_gap * group_gap
     last, end = allocated[v].copy(), until[v]
     active = np.arange(len(v))
     for _ in range(_MAX_UPDATES):
         if not len(active):
             break
         season = w.wd.update_gap_on(last[active] // _DAY)
-        gap = base_gap[active] * season * np.exp(0.3 * rng.standard_normal(len(active)))
+        gap = base_gap[active] * season * np.exp(0.25 * rng.standard_normal(len(active)))
         day = w.wd.next_working(last[active] // _DAY + np.maximum(gap, 1).astype(np.int64))
         when = day * _DAY + _office_seconds(rng, len(active))
         going = when < end[active]

@@ -9,9 +9,16 @@ import pandas as pd
 from data_access.store import Store
 from metrics.catalogue import Catalogue
 from metrics.compliance import compliance_counts_sql, not_applicable_sql
+from metrics.contact_measures import channel_mix_sql, overdue_updates_sql, victim_contact_sql
 from metrics.filters import DIMENSIONS, Filters
 
-__all__ = ["dimension_values", "compliance_counts", "not_applicable_reasons"]
+__all__ = ["CASE_LEVEL_ROLES", "dimension_values", "compliance_counts", "not_applicable_reasons",
+           "contact_measure_counts", "channel_mix", "overdue_updates"]
+
+# Roles that may see rows about individual victims. Every function returning such rows checks this
+# itself, so a page that forgot to hide a list still could not show it.
+CASE_LEVEL_ROLES = frozenset({"victim_services"})
+MAX_PAGE_SIZE = 500
 
 
 def dimension_values(store: Store) -> dict[str, tuple[str, ...]]:
@@ -41,3 +48,32 @@ def not_applicable_reasons(store: Store, catalogue: Catalogue, filters: Filters,
     """Instances excluded as not applicable, per entitlement and reason."""
     sql, params = not_applicable_sql(catalogue, filters, codes)
     return store.query(sql, params)
+
+
+def contact_measure_counts(store: Store, catalogue: Catalogue, filters: Filters,
+                           breakdowns: Sequence[str] = ("total",)) -> pd.DataFrame:
+    """Counts and medians of the contact-log measures per breakdown level (see metrics.contact_measures)."""
+    sql, params = victim_contact_sql(catalogue, filters, breakdowns)
+    return store.query(sql, params)
+
+
+def channel_mix(store: Store, catalogue: Catalogue, filters: Filters, breakdown: str = "total") -> pd.DataFrame:
+    """Contacts by channel for the victims in scope."""
+    sql, params = channel_mix_sql(catalogue, filters, breakdown)
+    return store.query(sql, params)
+
+
+def overdue_updates(store: Store, catalogue: Catalogue, filters: Filters, *, role: str,
+                    page: int = 0, page_size: int = 50) -> tuple[pd.DataFrame, int]:
+    """One page of victims overdue for an update, most overdue first, and how many there are in all.
+
+    Case-level: refused (PermissionError) for any role outside CASE_LEVEL_ROLES.
+    """
+    if role not in CASE_LEVEL_ROLES:
+        raise PermissionError(f"the {role!r} role may not see case-level rows")
+    if not 1 <= page_size <= MAX_PAGE_SIZE or page < 0:
+        raise ValueError(f"page must be 0 or more and page_size 1 to {MAX_PAGE_SIZE}")
+    sql, params = overdue_updates_sql(catalogue, filters, limit=page_size, offset=page * page_size)
+    rows = store.query(sql, params)
+    total = int(rows["total_rows"].iloc[0]) if len(rows) else 0
+    return rows.drop(columns="total_rows"), total

@@ -47,6 +47,19 @@ def catalogue_markdown(catalogue: Catalogue) -> str:
             out += ["Not measured from records:", ""]
             out += [f"- `{e.code}` {e.label}: {e.not_measured_reason}" for e in unmeasured]
             out.append("")
+    if catalogue.contact_measures and catalogue.contact_log:
+        log = catalogue.contact_log
+        out += ["## Measures from the contact log", "",
+                "Computed from `contacts`, shown beside the right named, and not added into any right's rate. "
+                f"Settings: first contact standard {log.initial_contact_standard_working_days} working day(s); "
+                f"default update frequency {log.default_update_frequency_days} days where none was agreed; "
+                f"working hours {log.working_hours[0]} to {log.working_hours[1]}; contacts counting as updates: "
+                f"{', '.join(f'`{k}`' for k in log.update_kinds)}.", "",
+                "| Code | Measure | Right | Numerator | Denominator | Period | Note |", "|---|---|---|---|---|---|---|"]
+        for m in catalogue.contact_measures:
+            out.append(f"| `{m.code}` | {_cell(m.description)} | {m.related_right} | {_cell(m.numerator)} | "
+                       f"{_cell(m.denominator)} | {_cell(m.period)} | {_cell(m.note or '')} |")
+        out.append("")
     return "\n".join(out)
 
 

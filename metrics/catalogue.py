@@ -14,7 +14,11 @@ from typing import Any
 
 import yaml
 
+from metrics import contract
+
 __all__ = [
+    "ContactLogSettings",
+    "ContactMeasure",
     "Catalogue",
     "CatalogueError",
     "Entitlement",
@@ -29,7 +33,12 @@ DEFAULT_CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
 RIGHT_NUMBERS = range(1, 13)
 MAX_TIMESCALE_DAYS = 60  # the longest Code timescale is 30 working days; more is a typo
 
-_TOP_KEYS = {"version", "code_title", "caveat", "confidence_levels", "deliverers", "applies_to", "triggers", "rights"}
+_TOP_KEYS = {"version", "code_title", "caveat", "confidence_levels", "deliverers", "applies_to", "triggers", "rights",
+             "contact_log", "contact_measures"}
+_CONTACT_LOG_KEYS = {"initial_contact_standard_working_days", "default_update_frequency_days", "working_hours",
+                     "update_kinds", "face_to_face"}
+_CONTACT_MEASURE_KEYS = {"code", "related_right", "label", "description", "trigger", "numerator", "denominator",
+                         "period", "note"}
 _RIGHT_KEYS = {"number", "title", "short_title", "sources", "entitlements", "not_measured_note"}
 _RIGHT_REQUIRED = {"number", "title", "short_title", "entitlements"}
 _ENTITLEMENT_REQUIRED = {
@@ -89,6 +98,29 @@ class Right:
 
 
 @dataclass(frozen=True)
+class ContactLogSettings:
+    initial_contact_standard_working_days: int  # the force's standard for first contact
+    default_update_frequency_days: int  # where the victim agreed none
+    working_hours: tuple[str, str]  # "HH:MM" start and end of a working day, for hours to first contact
+    update_kinds: tuple[str, ...]  # contact kinds that count as keeping the victim informed
+    face_to_face_kinds: tuple[str, ...]  # a contact of one of these kinds is face to face...
+    face_to_face_channels: tuple[str, ...]  # ...and so is any contact through one of these channels
+
+
+@dataclass(frozen=True)
+class ContactMeasure:
+    code: str  # c_...
+    related_right: int  # the right it is shown beside (not added into that right's rate)
+    label: str
+    description: str
+    trigger: str  # key into Catalogue.triggers
+    numerator: str
+    denominator: str
+    period: str  # which period an instance belongs to, in words
+    note: str | None
+
+
+@dataclass(frozen=True)
 class Catalogue:
     version: int
     code_title: str
@@ -98,6 +130,14 @@ class Catalogue:
     applies_to: dict[str, str]  # code -> label
     triggers: dict[str, str]  # code -> phrase read after "within N working days of"
     rights: tuple[Right, ...]
+    contact_log: ContactLogSettings | None = None  # settings for the measures from the contact log
+    contact_measures: tuple[ContactMeasure, ...] = ()
+
+    def contact_measure(self, code: str) -> ContactMeasure:
+        for measure in self.contact_measures:
+            if measure.code == code:
+                return measure
+        raise KeyError(f"no contact measure {code!r} in the catalogue")
 
     @property
     def entitlements(self) -> tuple[Entitlement, ...]:
@@ -257,7 +297,13 @@ def _build(doc: dict, problems: list[str]) -> Catalogue:
         if number not in seen_numbers:
             problems.append(f"right {number} is missing: all 12 rights must be listed, even with nothing measured")
 
+    contact_log = _build_contact_log(doc.get("contact_log"), problems) if "contact_log" in doc else None
+    contact_measures = _build_contact_measures(doc.get("contact_measures"), vocab, seen_codes, problems)
+    if contact_measures and contact_log is None:
+        problems.append("top level: 'contact_measures' need the 'contact_log' settings")
     return Catalogue(
+        contact_log=contact_log,
+        contact_measures=contact_measures,
         version=version,
         code_title=str(doc.get("code_title", "")),
         caveat=str(doc.get("caveat", "")).strip(),
@@ -400,3 +446,89 @@ def _timescale(where: str, value: Any, problems: list[str]) -> tuple[int | None,
         problems.append(f"{where}: timescale_working_days: enhanced-rights victims get {enh} working days but standard victims {std}; "
                         "the Code never gives enhanced victims longer")
     return std, enh
+
+
+# --- the contact log -----------------------------------------------------------------------------
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _whole_days(where: str, mapping: dict, key: str, low: int, problems: list[str]) -> int:
+    value = mapping.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 366:
+        problems.append(f"{where}: {key} must be a whole number of days from {low} to 366, got {value!r}")
+        return low
+    return value
+
+
+def _codes(where: str, value, allowed: tuple[str, ...], what: str, problems: list[str]) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        problems.append(f"{where}: must be a non-empty list of {what}")
+        return ()
+    unknown = [v for v in value if v not in allowed]
+    if unknown:
+        problems.append(f"{where}: unknown {what} {', '.join(map(repr, unknown))} (allowed: {', '.join(allowed)})")
+    return tuple(v for v in value if v in allowed)
+
+
+def _build_contact_log(raw, problems: list[str]) -> ContactLogSettings | None:
+    where = f"contact_log (line {getattr(raw, 'line', '?')})"
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must be a mapping of settings")
+        return None
+    _unknown_keys(where, raw, _CONTACT_LOG_KEYS, problems)
+    for key in sorted(_CONTACT_LOG_KEYS - raw.keys()):
+        problems.append(f"{where}: {key!r} is required")
+    hours = raw.get("working_hours") or {}
+    start, end = (hours.get("start"), hours.get("end")) if isinstance(hours, dict) else (None, None)
+    if not (isinstance(start, str) and isinstance(end, str) and _HHMM.match(start) and _HHMM.match(end) and start < end):
+        problems.append(f"{where}: working_hours must be {{start: \"HH:MM\", end: \"HH:MM\"}} with start before end")
+        start, end = "09:00", "17:00"
+    face = raw.get("face_to_face") or {}
+    if not isinstance(face, dict):
+        problems.append(f"{where}: face_to_face must be {{kinds: [...], channels: [...]}}")
+        face = {}
+    return ContactLogSettings(
+        initial_contact_standard_working_days=_whole_days(where, raw, "initial_contact_standard_working_days", 0, problems),
+        default_update_frequency_days=_whole_days(where, raw, "default_update_frequency_days", 1, problems),
+        working_hours=(start, end),
+        update_kinds=_codes(f"{where}: update_kinds", raw.get("update_kinds"), contract.CONTACT_KINDS, "contact kind", problems),
+        face_to_face_kinds=_codes(f"{where}: face_to_face.kinds", face.get("kinds"), contract.CONTACT_KINDS, "contact kind", problems),
+        face_to_face_channels=_codes(f"{where}: face_to_face.channels", face.get("channels"), contract.CONTACT_CHANNELS,
+                                     "contact channel", problems),
+    )
+
+
+def _build_contact_measures(raw, vocab: dict, seen_codes: dict[str, str], problems: list[str]) -> tuple[ContactMeasure, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.append("top level: 'contact_measures' must be a list")
+        return ()
+    measures = []
+    for index, item in enumerate(raw, start=1):
+        if not isinstance(item, dict):
+            problems.append(f"contact measure {index}: must be a mapping")
+            continue
+        code = item.get("code")
+        where = f"contact measure {code or index!s} (line {getattr(item, 'line', '?')})"
+        before = len(problems)
+        _unknown_keys(where, item, _CONTACT_MEASURE_KEYS, problems)
+        for key in sorted(_CONTACT_MEASURE_KEYS - {"note"} - item.keys()):
+            problems.append(f"{where}: {key!r} is required")
+        if isinstance(code, str):
+            if not re.match(r"^c_[a-z0-9]+(?:_[a-z0-9]+)*$", code):
+                problems.append(f"{where}: code must be lower_snake_case starting with 'c_'")
+            if code in seen_codes:
+                problems.append(f"{where}: duplicate code {code!r}, already used at {seen_codes[code]}")
+            seen_codes[code] = where
+        right = item.get("related_right")
+        if not isinstance(right, int) or isinstance(right, bool) or right not in RIGHT_NUMBERS:
+            problems.append(f"{where}: related_right must be 1 to 12, got {right!r}")
+        if item.get("trigger") is not None and item["trigger"] not in vocab["triggers"]:
+            problems.append(f"{where}: trigger {item['trigger']!r} is not one of the triggers listed at the top of the file")
+        texts = {k: _text(where, item, k, problems) for k in ("label", "description", "numerator", "denominator", "period")}
+        note = _text(where, item, "note", problems, required=False)
+        if len(problems) == before:
+            measures.append(ContactMeasure(code=code, related_right=right, trigger=item["trigger"], note=note, **texts))
+    return tuple(measures)

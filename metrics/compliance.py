@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from metrics.catalogue import Catalogue
-from metrics.filters import DIMENSIONS, Filters
+from metrics.filters import DIMENSIONS, Filters, filter_clauses
 
 __all__ = ["BREAKDOWNS", "COUNT_COLUMNS", "compliance_counts_sql", "not_applicable_sql"]
 
@@ -44,16 +44,6 @@ def _timescales_cte(catalogue: Catalogue, codes: Sequence[str] | None, params: d
     return "timescales (entitlement, right_no, standard_days, enhanced_days) AS (\n    VALUES " + ",\n           ".join(rows) + "\n)"
 
 
-def _where(filters: Filters, params: dict) -> str:
-    params.update(period_start=filters.period_start, period_end=filters.period_end, as_of=filters.as_of)
-    clauses = ["f.trigger_date BETWEEN $period_start AND $period_end", "f.trigger_date <= $as_of"]
-    for name, values in filters.active().items():
-        column = DIMENSIONS[name].column  # identifier from the allow-list, never from input
-        params[f"sel_{name}"] = list(values)
-        clauses.append(f"list_contains($sel_{name}, f.{column})")
-    return "\n      AND ".join(clauses)
-
-
 def _classified_ctes(catalogue: Catalogue, filters: Filters, codes: Sequence[str] | None, params: dict) -> str:
     return f"""WITH
 {_timescales_cte(catalogue, codes, params)},
@@ -63,7 +53,7 @@ in_scope AS (
            CASE WHEN f.victim_type = 'enhanced' THEN t.enhanced_days ELSE t.standard_days END AS days_allowed
     FROM entitlement_facts f
     JOIN timescales t USING (entitlement)
-    WHERE {_where(filters, params)}
+    WHERE {filter_clauses(filters, params, "f", "trigger_date")}
 ),
 -- step 2: the working-day number of the as-of date (any date: past the calendar's end, every
 -- instance's due date lies within the calendar, so the last number there counts the same)

@@ -10,7 +10,8 @@ from datetime import date
 
 from metrics import contract
 
-__all__ = ["Dimension", "DIMENSIONS", "Filters", "month_start", "month_end", "add_months", "default_period", "SETTLING_DAYS"]
+__all__ = ["Dimension", "DIMENSIONS", "Filters", "month_start", "month_end", "add_months", "default_period", "SETTLING_DAYS",
+           "filter_clauses"]
 
 
 @dataclass(frozen=True)
@@ -100,14 +101,32 @@ class Filters:
     def with_selection(self, name: str, values: tuple[str, ...]) -> "Filters":
         return replace(self, selections={**self.selections, name: tuple(values)})
 
-    def describe(self) -> str:
-        """The filters in words, for captions and exports."""
+    def describe(self, event: str = "Triggered") -> str:
+        """The filters in words, for captions and exports; `event` names what the period counts."""
         period = f"{self.first_month:%b %Y}" if self.first_month == self.last_month else \
             f"{self.first_month:%b %Y} to {self.last_month:%b %Y}"
-        parts = [f"Triggered {period}", f"as of {self.as_of:%d %b %Y}"]
+        parts = [f"{event} {period}", f"as of {self.as_of:%d %b %Y}"]
         for name, values in self.active().items():
             dim = DIMENSIONS[name]
             parts.append(f"{dim.label}: {', '.join(contract.label(v) for v in values)}")
         if not self.active():
             parts.append("all victims")
         return "; ".join(parts)
+
+
+def filter_clauses(filters: Filters, params: dict, alias: str, date_column: str, *, period: bool = True) -> str:
+    """SQL conditions for the period (unless period=False), the as-of date and each active selection, with
+    values bound in `params`.
+
+    `alias` and `date_column` are supplied by the SQL builders, never by users; dimension columns come
+    from the DIMENSIONS allow-list.
+    """
+    params.update(as_of=filters.as_of)
+    clauses = [f"{alias}.{date_column} <= $as_of"]
+    if period:
+        params.update(period_start=filters.period_start, period_end=filters.period_end)
+        clauses.insert(0, f"{alias}.{date_column} BETWEEN $period_start AND $period_end")
+    for name, values in filters.active().items():
+        params[f"sel_{name}"] = list(values)
+        clauses.append(f"list_contains($sel_{name}, {alias}.{DIMENSIONS[name].column})")
+    return "\n      AND ".join(clauses)

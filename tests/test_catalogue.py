@@ -170,9 +170,10 @@ def test_a_missing_right_is_reported_by_number():
 
 
 def test_a_right_listed_twice_is_reported():
-    right_12 = SHIPPED[SHIPPED.index("  - number: 12\n"):]
-    right_12_again = right_12.replace("- code: r12_", "- code: r12_again_")  # codes stay unique
-    problem = only_problem(SHIPPED.rstrip("\n") + "\n" + right_12_again)
+    start = SHIPPED.index("  - number: 12\n")
+    end = SHIPPED.index("\n# --- Measures from the contact log", start)  # the rights list ends there
+    right_12_again = SHIPPED[start:end].replace("- code: r12_", "- code: r12_again_")  # codes stay unique
+    problem = only_problem(SHIPPED[:end].rstrip("\n") + "\n" + right_12_again + SHIPPED[end:])
     assert "right 12" in problem and "listed twice" in problem
 
 

@@ -29,6 +29,7 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("board_overview", "pages/board_overview.py", "Board overview", ":material/dashboard:", _EVERYONE, default=True),
     PageSpec("rights_compliance", "pages/rights_compliance.py", "Rights compliance", ":material/fact_check:", _EVERYONE),
+    PageSpec("keeping_informed", "pages/keeping_informed.py", "Keeping victims informed", ":material/forum:", _EVERYONE),
 )
 
 

@@ -12,7 +12,7 @@ from data_access import queries
 from metrics.filters import Filters
 from ui.frame import PageContext
 
-__all__ = ["compliance_counts", "not_applicable_reasons"]
+__all__ = ["compliance_counts", "not_applicable_reasons", "contact_measure_counts", "channel_mix"]
 
 
 @st.cache_data(ttl=3600, max_entries=256, show_spinner=False)
@@ -34,3 +34,22 @@ def compliance_counts(ctx: PageContext, breakdowns: Sequence[str], codes: Sequen
 
 def not_applicable_reasons(ctx: PageContext, codes: Sequence[str] | None = None) -> pd.DataFrame:
     return _not_applicable(ctx, ctx.store_key, ctx.filters, repr(ctx.filters), tuple(codes) if codes is not None else None)
+
+
+@st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
+def _contact_measure_counts(_ctx: PageContext, store_key: str, _filters: Filters, filters_key: str,
+                            breakdowns: tuple[str, ...]) -> pd.DataFrame:
+    return queries.contact_measure_counts(_ctx.store, _ctx.catalogue, _filters, breakdowns)
+
+
+@st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
+def _channel_mix(_ctx: PageContext, store_key: str, _filters: Filters, filters_key: str, breakdown: str) -> pd.DataFrame:
+    return queries.channel_mix(_ctx.store, _ctx.catalogue, _filters, breakdown)
+
+
+def contact_measure_counts(ctx: PageContext, breakdowns: Sequence[str]) -> pd.DataFrame:
+    return _contact_measure_counts(ctx, ctx.store_key, ctx.filters, repr(ctx.filters), tuple(breakdowns))
+
+
+def channel_mix(ctx: PageContext, breakdown: str = "total") -> pd.DataFrame:
+    return _channel_mix(ctx, ctx.store_key, ctx.filters, repr(ctx.filters), breakdown)

@@ -10,7 +10,7 @@ from metrics.rates import format_rate
 
 __all__ = ["interval_text", "count_text", "rates_table", "MEASUREMENT_NOTES", "definition_rows", "format_rate_short", "LATEST_MONTH_NOTE",
            "side_by_side_table", "latest_month_note",
-           "rate_choice", "rights_glance_table"]
+           "rate_choice", "rights_glance_table", "number", "ratio"]
 
 MEASUREMENT_NOTES = """
 - **Eligible** (the denominator): instances of the entitlement triggered in the period, less those recorded
@@ -49,6 +49,15 @@ def interval_text(lower: float, upper: float) -> str:
     if pd.isna(lower) or pd.isna(upper):
         return "–"
     return f"{lower:.1%} to {upper:.1%}"
+
+
+def number(value: float, digits: int = 1) -> str:
+    """A figure for prose: '0.6', or an en dash where there is none."""
+    return "–" if value is None or pd.isna(value) else f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    return "–" if not denominator else number(numerator / denominator)
 
 
 def count_text(numerator: int, denominator: int) -> str:

@@ -1,0 +1,126 @@
+"""Keeping victims informed: first contact, updates kept to the agreed frequency, face-to-face contact,
+and (for victim services) who is overdue for an update, from the contact log."""
+
+import streamlit as st
+
+from data_access.queries import CASE_LEVEL_ROLES, overdue_updates
+from metrics import contract
+from metrics.contact_measures import contact_measure_rates
+from metrics.summaries import RIGHT_BREAKDOWNS
+from ui import charts, data, display
+from ui.frame import page_context
+
+ctx = page_context("keeping_informed")
+catalogue, filters = ctx.catalogue, ctx.filters
+settings = catalogue.contact_log
+
+st.caption(f"{filters.describe('Reported')}. Victims belong to the month their crime was reported. These measures come "
+           "from the contact log and sit beside Right 6; they are not added into any right's rate.")
+if settings is None or not catalogue.contact_measures:
+    st.info("The catalogue defines no measures from the contact log.", icon=":material/info:")
+    st.stop()
+
+counts = data.contact_measure_counts(ctx, RIGHT_BREAKDOWNS)
+rates = contact_measure_rates(counts, catalogue)
+totals = counts[counts["breakdown"] == "total"].iloc[0]
+headline = rates[rates["breakdown"] == "total"].set_index("measure")
+
+columns = st.columns(len(catalogue.contact_measures))
+for column, measure in zip(columns, catalogue.contact_measures):
+    row = headline.loc[measure.code]
+    column.metric(measure.label, display.format_rate_short(row["rate"]), border=True, help=measure.description)
+    column.caption(f"{display.count_text(row['numerator'], row['denominator'])} · 95% CI "
+                   f"{display.interval_text(row['rate_lower'], row['rate_upper'])}")
+st.caption(
+    f"First contact: median {display.number(totals['initial_working_days_median'])} working days "
+    f"({display.number(totals['initial_working_hours_median'])} working hours, "
+    f"{settings.working_hours[0]} to {settings.working_hours[1]}) after the report; the force standard is "
+    f"{settings.initial_contact_standard_working_days} working day(s). "
+    f"Victims not kept to their frequency waited a median {display.number(totals['days_overdue_median'])} days "
+    f"longer than agreed. {int(totals['updates_not_investigated']):,} victims whose crime was not investigated and "
+    f"{int(totals['updates_not_yet_due']):,} whose case had not been open longer than their frequency are left out "
+    f"of the updates measure. Contacts per victim: {display.ratio(totals['contacts'], totals['victims'])}.")
+
+st.markdown("#### Monthly trend")
+monthly = rates[(rates["breakdown"] == "month") & (rates["denominator"] > 0)]
+alt = charts.describe_trend(monthly, "label", "rate", "rate")
+st.caption("By the month the crime was reported, on the same 0 to 100% scale; the band is the 95% interval.")
+st.plotly_chart(charts.small_multiples_figure(monthly, "label", "rate", "rate_lower", "rate_upper", "numerator",
+                                              "denominator", columns=3, row_height=220), alt=alt,
+                config={"displaylogo": False})
+with st.expander("The chart in words"):
+    st.write(alt)
+
+st.markdown("#### Breakdowns")
+chosen = st.selectbox("Measure", [m.code for m in catalogue.contact_measures], key="contact_measure",
+                      format_func=lambda code: catalogue.contact_measure(code).label)
+source = rates[rates["measure"] == chosen]
+reference = float(source[source["breakdown"] == "total"]["rate"].iloc[0])
+st.caption("Each point is a rate with its 95% interval; the dashed line is the rate for the whole selection. "
+           "Listed alphabetically, not ranked.")
+for tab, breakdown in zip(st.tabs(["District", "Offence group", "Standard or enhanced"]),
+                          ("district", "offence_group", "victim_type")):
+    with tab:
+        rows = source[(source["breakdown"] == breakdown) & (source["denominator"] > 0)].copy()
+        rows["level_label"] = rows["level"].map(contract.label)
+        rows = rows.sort_values("level_label")
+        if rows.empty:
+            st.caption("No eligible victims in this selection.")
+            continue
+        alt = charts.describe_intervals(rows, "level_label", "rate", "rate_lower", "rate_upper",
+                                        f"{catalogue.contact_measure(chosen).label} by {breakdown.replace('_', ' ')}")
+        st.plotly_chart(charts.interval_figure(rows, "level_label", "rate", "rate_lower", "rate_upper", "numerator",
+                                               "denominator", reference=reference, reference_label="All in selection"),
+                        alt=alt, config={"displaylogo": False}, key=f"contact_{breakdown}")
+
+st.markdown("#### Contacts per victim and channels")
+by = counts[counts["breakdown"].isin(["offence_group", "district", "victim_type"])].copy()
+by["Group"] = by["breakdown"].map({"offence_group": "Offence group", "district": "District",
+                                   "victim_type": "Standard or enhanced"})
+by["Level"] = by["level"].map(contract.label)
+by["Contacts per victim"] = by["contacts"] / by["victims"]
+left, right = st.columns([3, 2])
+with left:
+    st.dataframe(by[["Group", "Level", "victims", "contacts", "Contacts per victim"]].rename(
+        columns={"victims": "Victims", "contacts": "Contacts"}), hide_index=True, height=380,
+        column_config={"Contacts per victim": st.column_config.NumberColumn(format="%.1f")},
+        alt="Table of contacts per victim by offence group, district and standard or enhanced victims")
+with right:
+    mix = data.channel_mix(ctx).assign(Channel=lambda f: f["channel"].map(contract.label))
+    mix["Share of contacts"] = mix["contacts"] / mix["contacts"].sum() * 100
+    st.dataframe(mix[["Channel", "contacts", "Share of contacts"]].rename(columns={"contacts": "Contacts"}),
+                 hide_index=True, column_config={"Share of contacts": st.column_config.NumberColumn(format="%.1f%%")},
+                 alt="Table of contacts by channel with their share")
+
+st.markdown("#### Overdue for an update")
+if ctx.role not in CASE_LEVEL_ROLES:
+    st.caption("The list of victims overdue for an update is shown to victim services only.")
+else:
+    page_size = 50
+    page = st.number_input("Page", min_value=1, value=1, step=1, key="overdue_page") - 1
+    rows, total = overdue_updates(ctx.store, catalogue, filters, role=ctx.role, page=int(page), page_size=page_size)
+    st.caption(f"{total:,} victims of open, investigated cases whose last update is older than the frequency they "
+               f"agreed (or {settings.default_update_frequency_days} days), as of {filters.as_of:%d %b %Y}, most "
+               f"overdue first. The period filter does not apply here; the others do. Showing "
+               f"{min(total, page * page_size + 1):,} to {min(total, (page + 1) * page_size):,}.")
+    if len(rows):
+        rows = rows.assign(offence_group=rows["offence_group"].map(contract.label),
+                           victim_type=rows["victim_type"].map(contract.label))
+        st.dataframe(rows.rename(columns={
+            "victim_id": "Victim", "case_id": "Case", "district": "District", "team": "Team",
+            "offence_group": "Offence group", "victim_type": "Standard or enhanced", "report_date": "Reported",
+            "frequency_days": "Agreed every (days)", "last_update_date": "Last update",
+            "days_since_update": "Days since", "days_overdue": "Days overdue"}), hide_index=True,
+            alt="Table of victims overdue for an update, most overdue first")
+
+st.markdown("#### Definitions")
+for measure in catalogue.contact_measures:
+    with st.expander(measure.label):
+        st.markdown(f"**What it measures.** {measure.description}")
+        st.markdown(f"**Numerator.** {measure.numerator}")
+        st.markdown(f"**Denominator.** {measure.denominator}")
+        st.markdown(f"**Period.** Victims count in {measure.period}.")
+        if measure.note:
+            st.markdown(f"**Note.** {measure.note}")
+st.caption(f"Contacts that count as updates: {', '.join(contract.label(k).lower() for k in settings.update_kinds)}. "
+           "Contacts after the data date, before the report or after the case closed are ignored.")
