@@ -35,8 +35,8 @@ MAX_TIMESCALE_DAYS = 60  # the longest Code timescale is 30 working days; more i
 
 _TOP_KEYS = {"version", "code_title", "caveat", "confidence_levels", "deliverers", "applies_to", "triggers", "rights",
              "contact_log", "contact_measures"}
-_CONTACT_LOG_KEYS = {"initial_contact_standard_working_days", "default_update_frequency_days", "working_hours",
-                     "update_kinds", "face_to_face"}
+_CONTACT_LOG_KEYS = {"initial_contact_standard_working_days", "default_update_frequency_days", "update_window_days",
+                     "working_hours", "update_kinds", "face_to_face"}
 _CONTACT_MEASURE_KEYS = {"code", "related_right", "label", "description", "trigger", "numerator", "denominator",
                          "period", "note"}
 _RIGHT_KEYS = {"number", "title", "short_title", "sources", "entitlements", "not_measured_note"}
@@ -101,6 +101,7 @@ class Right:
 class ContactLogSettings:
     initial_contact_standard_working_days: int  # the force's standard for first contact
     default_update_frequency_days: int  # where the victim agreed none
+    update_window_days: int  # updates are judged over each victim's first N days (or to closure)
     working_hours: tuple[str, str]  # "HH:MM" start and end of a working day, for hours to first contact
     update_kinds: tuple[str, ...]  # contact kinds that count as keeping the victim informed
     face_to_face_kinds: tuple[str, ...]  # a contact of one of these kinds is face to face...
@@ -491,6 +492,7 @@ def _build_contact_log(raw, problems: list[str]) -> ContactLogSettings | None:
     return ContactLogSettings(
         initial_contact_standard_working_days=_whole_days(where, raw, "initial_contact_standard_working_days", 0, problems),
         default_update_frequency_days=_whole_days(where, raw, "default_update_frequency_days", 1, problems),
+        update_window_days=_whole_days(where, raw, "update_window_days", 1, problems),
         working_hours=(start, end),
         update_kinds=_codes(f"{where}: update_kinds", raw.get("update_kinds"), contract.CONTACT_KINDS, "contact kind", problems),
         face_to_face_kinds=_codes(f"{where}: face_to_face.kinds", face.get("kinds"), contract.CONTACT_KINDS, "contact kind", problems),

@@ -3,10 +3,12 @@
 One row of facts per victim whose crime was reported in the period (and matches the filters):
   - first contact: the victim's earliest recorded contact, in working days and working hours after the
     report; within the force standard, late, or not yet due (no contact yet, still inside the standard);
-  - updates: the longest gap, in calendar days, between the report, each update contact and the end of
-    the window (the case closing, or the as-of date), computed with LAG over the victim's contacts;
-    kept, not kept (with days overdue), not yet due (the window is not longer than the agreed
-    frequency) or not investigated (a decision not to investigate was recorded);
+  - updates: over a fixed window (the first `update_window_days` after the report, or until the case
+    closed if sooner), the longest gap in calendar days between the report, each update contact and the
+    end of the window, computed with LAG over the victim's contacts; kept, not kept (with days overdue),
+    not yet due (90 days had not passed by the as-of date), closed early (the case closed within the
+    agreed frequency, so no update was owed) or not investigated (a decision not to investigate was
+    recorded). The fixed window keeps recent months comparable with older ones;
   - face to face: whether an enhanced-rights victim had a face-to-face contact.
 Contacts dated after the as-of date, before the report or after the case closed are ignored, so a gap is
 never negative and a victim is never counted twice.
@@ -30,7 +32,7 @@ __all__ = ["NOT_INVESTIGATED_CODE", "victim_contact_sql", "overdue_updates_sql",
 NOT_INVESTIGATED_CODE = "r6_decision_not_to_investigate"
 CONTACT_COUNT_COLUMNS = (
     "victims", "contacts", "initial_eligible", "initial_within", "initial_not_yet_due",
-    "updates_eligible", "updates_kept", "updates_not_yet_due", "updates_not_investigated",
+    "updates_eligible", "updates_kept", "updates_not_yet_due", "updates_not_investigated", "updates_closed_early",
     "f2f_eligible", "f2f_with",
 )
 
@@ -47,6 +49,7 @@ def _victim_facts_ctes(catalogue: Catalogue, filters: Filters, params: dict, *, 
     start, end = (_minutes(t) for t in settings.working_hours)
     params.update(
         default_frequency=settings.default_update_frequency_days,
+        update_window=settings.update_window_days,
         initial_standard=settings.initial_contact_standard_working_days,
         update_kinds=list(settings.update_kinds),
         f2f_kinds=list(settings.face_to_face_kinds),
@@ -75,7 +78,11 @@ victim_base AS (
 ),
 in_scope AS (
     SELECT v.*,
+           -- contacts count until the case closed or the as-of date
            LEAST(COALESCE(CAST(v.closed_at AS DATE), $as_of), $as_of) AS window_end,
+           -- updates are judged over the first $update_window days, or until the case closed if sooner
+           LEAST(v.report_date + $update_window, COALESCE(CAST(v.closed_at AS DATE), v.report_date + $update_window))
+               AS update_end,
            v.victim_id IN (SELECT victim_id FROM entitlements WHERE entitlement = $not_investigated) AS not_investigated
     FROM victim_base v
     WHERE {where}
@@ -98,9 +105,11 @@ per_victim AS (
 ),
 -- step 4: gaps between the report, each update and the end of the window (LAG over each victim's days)
 update_days AS (
-    SELECT victim_id, contact_date AS day FROM contacts_in_scope WHERE list_contains($update_kinds, kind)
+    SELECT c.victim_id, c.contact_date AS day
+    FROM contacts_in_scope c JOIN in_scope v USING (victim_id)
+    WHERE list_contains($update_kinds, c.kind) AND c.contact_date <= v.update_end
     UNION ALL SELECT victim_id, report_date FROM in_scope
-    UNION ALL SELECT victim_id, window_end FROM in_scope
+    UNION ALL SELECT victim_id, update_end FROM in_scope WHERE update_end <= $as_of
 ),
 gaps AS (
     SELECT victim_id, day - lag(day) OVER (PARTITION BY victim_id ORDER BY day) AS gap_days
@@ -132,7 +141,10 @@ victim_facts AS (
                 WHEN p.first_contact_at IS NULL AND a.as_of_wd_seq < rd.wd_seq + $initial_standard THEN 'not_yet_due'
                 ELSE 'not_within' END AS initial_status,
            CASE WHEN v.not_investigated THEN 'not_investigated'
-                WHEN v.window_end - v.report_date <= v.frequency_days THEN 'not_yet_due'
+                -- judged only once the whole window has passed, closed or not, so every month's victims
+                -- are the same mix of early and late closures
+                WHEN v.report_date + $update_window > $as_of THEN 'not_yet_due'
+                WHEN v.update_end - v.report_date <= v.frequency_days THEN 'closed_early'
                 WHEN g.longest_gap_days <= v.frequency_days THEN 'kept'
                 ELSE 'not_kept' END AS update_status,
            greatest(g.longest_gap_days - v.frequency_days, 0) AS days_overdue
@@ -182,6 +194,7 @@ SELECT {breakdown_expr} AS breakdown,
        count(*) FILTER (WHERE update_status = 'kept')                   AS updates_kept,
        count(*) FILTER (WHERE update_status = 'not_yet_due')            AS updates_not_yet_due,
        count(*) FILTER (WHERE update_status = 'not_investigated')       AS updates_not_investigated,
+       count(*) FILTER (WHERE update_status = 'closed_early')           AS updates_closed_early,
        count(*) FILTER (WHERE victim_type = 'enhanced')                 AS f2f_eligible,
        count(*) FILTER (WHERE victim_type = 'enhanced' AND face_to_face) AS f2f_with,
        median(initial_working_days)                                     AS initial_working_days_median,

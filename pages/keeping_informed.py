@@ -37,14 +37,17 @@ st.caption(
     f"{settings.working_hours[0]} to {settings.working_hours[1]}) after the report; the force standard is "
     f"{settings.initial_contact_standard_working_days} working day(s). "
     f"Victims not kept to their frequency waited a median {display.number(totals['days_overdue_median'])} days "
-    f"longer than agreed. {int(totals['updates_not_investigated']):,} victims whose crime was not investigated and "
-    f"{int(totals['updates_not_yet_due']):,} whose case had not been open longer than their frequency are left out "
-    f"of the updates measure. Contacts per victim: {display.ratio(totals['contacts'], totals['victims'])}.")
+    f"longer than agreed. Left out of the updates measure: {int(totals['updates_not_investigated']):,} victims whose "
+    f"crime was not investigated, {int(totals['updates_closed_early']):,} whose case closed within their frequency, "
+    f"and {int(totals['updates_not_yet_due']):,} whose first {settings.update_window_days} days had not ended by the "
+    f"data date. Contacts per victim: {display.ratio(totals['contacts'], totals['victims'])}.")
 
 st.markdown("#### Monthly trend")
 monthly = rates[(rates["breakdown"] == "month") & (rates["denominator"] > 0)]
 alt = charts.describe_trend(monthly, "label", "rate", "rate")
-st.caption("By the month the crime was reported, on the same 0 to 100% scale; the band is the 95% interval.")
+st.caption("By the month the crime was reported, on the same 0 to 100% scale; the band is the 95% interval. "
+           f"Updates are judged over each victim's first {settings.update_window_days} days, so that line stops "
+           "about three months before the data date.")
 st.plotly_chart(charts.small_multiples_figure(monthly, "label", "rate", "rate_lower", "rate_upper", "numerator",
                                               "denominator", columns=3, row_height=220), alt=alt,
                 config={"displaylogo": False})
