@@ -172,10 +172,11 @@ def sidebar_filters(ctx: PageContext) -> PageContext:
     with st.sidebar:
         st.header("Filters", anchor=False)
         if len(months) > 1:
-            period = st.select_slider("Period (month the entitlement was triggered)", options=months,
+            period = st.select_slider("Period", options=months,
                                       value=default_period_value, format_func=_month_label, key="period",
                                       bind="query-params",
-                                      help="Entitlements count in the month they were triggered. By default the "
+                                      help="Entitlements count in the month they were triggered; measures from "
+                                           "the contact log, in the month the crime was reported. By default the "
                                            "last month is left out while its entitlements are still being delivered.")
         else:
             period = (months[0], months[0])
