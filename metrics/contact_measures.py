@@ -33,7 +33,7 @@ NOT_INVESTIGATED_CODE = "r6_decision_not_to_investigate"
 CONTACT_COUNT_COLUMNS = (
     "victims", "contacts", "initial_eligible", "initial_within", "initial_not_yet_due",
     "updates_eligible", "updates_kept", "updates_not_yet_due", "updates_not_investigated", "updates_closed_early",
-    "f2f_eligible", "f2f_with",
+    "f2f_eligible", "f2f_with", "victims_face_to_face",
 )
 
 
@@ -197,6 +197,7 @@ SELECT {breakdown_expr} AS breakdown,
        count(*) FILTER (WHERE update_status = 'closed_early')           AS updates_closed_early,
        count(*) FILTER (WHERE victim_type = 'enhanced')                 AS f2f_eligible,
        count(*) FILTER (WHERE victim_type = 'enhanced' AND face_to_face) AS f2f_with,
+       count(*) FILTER (WHERE face_to_face)                             AS victims_face_to_face,
        median(initial_working_days)                                     AS initial_working_days_median,
        median(initial_working_hours)                                    AS initial_working_hours_median,
        median(days_overdue) FILTER (WHERE update_status = 'not_kept')   AS days_overdue_median

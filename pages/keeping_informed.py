@@ -82,11 +82,13 @@ by["Group"] = by["breakdown"].map({"offence_group": "Offence group", "district":
                                    "victim_type": "Standard or enhanced"})
 by["Level"] = by["level"].map(contract.label)
 by["Contacts per victim"] = by["contacts"] / by["victims"]
+by["With a face-to-face contact"] = by["victims_face_to_face"] / by["victims"] * 100
 left, right = st.columns([3, 2])
 with left:
-    st.dataframe(by[["Group", "Level", "victims", "contacts", "Contacts per victim"]].rename(
+    st.dataframe(by[["Group", "Level", "victims", "contacts", "Contacts per victim", "With a face-to-face contact"]].rename(
         columns={"victims": "Victims", "contacts": "Contacts"}), hide_index=True, height=380,
-        column_config={"Contacts per victim": st.column_config.NumberColumn(format="%.1f")},
+        column_config={"Contacts per victim": st.column_config.NumberColumn(format="%.1f"),
+                       "With a face-to-face contact": st.column_config.NumberColumn(format="%.0f%%")},
         alt="Table of contacts per victim by offence group, district and standard or enhanced victims")
 with right:
     mix = data.channel_mix(ctx).assign(Channel=lambda f: f["channel"].map(contract.label))
@@ -94,6 +96,13 @@ with right:
     st.dataframe(mix[["Channel", "contacts", "Share of contacts"]].rename(columns={"contacts": "Contacts"}),
                  hide_index=True, column_config={"Share of contacts": st.column_config.NumberColumn(format="%.1f%%")},
                  alt="Table of contacts by channel with their share")
+mix_by = st.segmented_control("Channel mix by", ["Offence group", "District", "Standard or enhanced"],
+                              default="Standard or enhanced", key="channel_mix_by", required=True)
+breakdown = {"Offence group": "offence_group", "District": "district", "Standard or enhanced": "victim_type"}[mix_by]
+shares = display.channel_shares(data.channel_mix(ctx, breakdown))
+st.dataframe(shares, hide_index=True, column_config={
+    c: st.column_config.NumberColumn(format="%.1f%%") for c in shares.columns if c not in ("Level", "Contacts")},
+    alt=f"Table of the share of contacts by channel, for each {mix_by.lower()}")
 
 st.markdown("#### Overdue for an update")
 if ctx.role not in CASE_LEVEL_ROLES:

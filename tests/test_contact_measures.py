@@ -119,7 +119,7 @@ def test_totals_for_may_match_the_hand_worked_log(store):
     assert (row["initial_within"], row["initial_eligible"], row["initial_not_yet_due"]) == (4, 5, 0)
     assert (row["updates_kept"], row["updates_eligible"]) == (1, 4)
     assert (row["updates_not_investigated"], row["updates_not_yet_due"], row["updates_closed_early"]) == (1, 0, 0)
-    assert (row["f2f_with"], row["f2f_eligible"]) == (1, 1)
+    assert (row["f2f_with"], row["f2f_eligible"], row["victims_face_to_face"]) == (1, 1, 1)  # v2 only
     assert row["initial_working_days_median"] == 0.5
     assert row["initial_working_hours_median"] == pytest.approx(1.75)
     assert row["days_overdue_median"] == 55
@@ -217,3 +217,37 @@ def test_channel_mix_counts_only_contacts_in_scope(store):
     mix = channel_mix(store, default_catalogue(), MAY).set_index("channel")["contacts"].to_dict()
     # phone: k1 k2 k4 k6 k9 k10 k11 k12 k14 = 9; email: k3; face_to_face: k5. (k7, k8, k13 are out of scope.)
     assert mix == {"email": 1, "face_to_face": 1, "phone": 9}
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    from data_access.demo import build_demo_store
+    from data_access.store import open_store
+
+    path = build_demo_store(tmp_path_factory.mktemp("demo") / "demo.duckdb", cases=40_000,
+                            start=date(2024, 10, 1), months=24, seed=7)
+    store = open_store(path)
+    yield store
+    store.close()
+
+
+def test_the_demo_makes_the_contact_measures_meaningful(demo_store):
+    meta = demo_store.meta
+    year = Filters(date(2025, 1, 1), date(2025, 12, 1), meta.data_as_of)
+    rates = contact_measure_rates(counts(demo_store, year, ("total", "month", "district", "victim_type")),
+                                  default_catalogue())
+    updates = rates[rates["measure"] == "c_updates_kept_to_agreed_frequency"].set_index(["breakdown", "level"])["rate"]
+    # gaps run longer in summer and at Christmas than in spring
+    spring = updates.loc[("month", "2025-04")], updates.loc[("month", "2025-05")]
+    assert updates.loc[("month", "2025-07")] < min(spring) - 0.05
+    assert updates.loc[("month", "2025-12")] < min(spring) - 0.03
+    # and vary by district: the long-gap districts fall well below the short-gap ones
+    assert updates.loc[("district", "Tendring")] < updates.loc[("district", "Maldon")] - 0.08
+    assert 0.35 < updates.loc[("total", "all")] < 0.75
+    # a face-to-face contact is far more likely for an enhanced-rights victim than for a standard one
+    by_type = counts(demo_store, year, ("victim_type",)).set_index("level")
+    share = by_type["victims_face_to_face"] / by_type["victims"]
+    assert share["enhanced"] > share["standard"] + 0.1  # 68% against 54% in this demo
+    # first contact: mostly within the standard, but not all
+    initial = rates[(rates["measure"] == "c_initial_contact_within_standard") & (rates["breakdown"] == "total")]
+    assert 0.8 < initial["rate"].iloc[0] < 0.99

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from metrics import contract
 from metrics.catalogue import Catalogue, Entitlement
 from metrics.rates import format_rate
 
 __all__ = ["interval_text", "count_text", "rates_table", "MEASUREMENT_NOTES", "definition_rows", "format_rate_short", "LATEST_MONTH_NOTE",
            "side_by_side_table", "latest_month_note",
-           "rate_choice", "rights_glance_table", "number", "ratio"]
+           "rate_choice", "rights_glance_table", "number", "ratio",
+           "channel_shares"]
 
 MEASUREMENT_NOTES = """
 - **Eligible** (the denominator): instances of the entitlement triggered in the period, less those recorded
@@ -58,6 +60,17 @@ def number(value: float, digits: int = 1) -> str:
 
 def ratio(numerator: float, denominator: float) -> str:
     return "–" if not denominator else number(numerator / denominator)
+
+
+def channel_shares(mix: pd.DataFrame) -> pd.DataFrame:
+    """Contacts by level and channel -> one row per level: its contacts and each channel's share in %."""
+    wide = mix.pivot_table(index="level", columns="channel", values="contacts", aggfunc="sum", fill_value=0)
+    total = wide.sum(axis=1)
+    shares = wide.div(total, axis=0) * 100
+    shares.columns = [contract.label(c) for c in shares.columns]
+    shares.insert(0, "Contacts", total)
+    shares.insert(0, "Level", [contract.label(level) for level in shares.index])
+    return shares.reset_index(drop=True)
 
 
 def count_text(numerator: int, denominator: int) -> str:
