@@ -1,8 +1,10 @@
-"""Board overview: the 12 rights on one screen, each with its headline rate, n/N, interval and trend."""
+"""Board overview: exceptions first (special-cause concerns), then the 12 rights on one screen, each with
+its headline rate, n/N, interval, trend and SPC icons in words."""
 
 import streamlit as st
 
-from metrics.summaries import BOARD_BREAKDOWNS, board_overview
+from metrics.filters import add_months
+from metrics.summaries import BOARD_BREAKDOWNS, board_overview, board_spc, exceptions
 from ui import charts, data, display
 from ui.frame import page_context
 
@@ -14,6 +16,22 @@ st.caption(f"{filters.describe()}. Each right's rate adds up all instances of it
 
 overview = board_overview(data.compliance_counts(ctx, BOARD_BREAKDOWNS), catalogue)
 entitlement_totals, right_totals, monthly = overview.entitlements, overview.rights, overview.rights_monthly
+
+# SPC over each right's and entitlement's whole monthly history up to the end of the period.
+targets, target_problems = data.targets(ctx)
+display.target_problems(target_problems, targets.source)
+months = data.history_months(ctx)
+months_text = (f"{months[0]:%b %Y} to {months[-1]:%b %Y}, {len(months)} month{'s' if len(months) != 1 else ''}"
+               if len(months) else "no months")
+rights_spc, entitlements_spc = board_spc(data.monthly_history(ctx), catalogue, months, targets)
+recent_from = max(add_months(filters.last_month, -2), filters.first_month)  # the period's last quarter
+concerns = exceptions(rights_spc, entitlements_spc, catalogue, recent_from=recent_from)
+improving = [item.label for item in [*rights_spc.values(), *entitlements_spc.values()]
+             if item.spc.variation_icon.startswith("improvement")]
+assurance = {number: display.right_assurance([entitlements_spc[e.code]
+                                              for e in catalogue.right(number).measured_entitlements])
+             for number in rights_spc}
+chart_kind = "xmr" if any(item.spc.kind == "xmr" for item in rights_spc.values()) else "run"
 
 
 def _detail_link(number: int) -> None:
@@ -48,22 +66,32 @@ def right_card(number: int) -> None:
         if totals["eligible_timed"] > 0:
             lines.append(f"On time: **{totals['on_time_rate']:.1%}** "
                          f"({display.count_text(totals['delivered_on_time'], totals['eligible_timed'])} with a timescale)")
-        if len(trend) > 1:
-            first, last = trend.iloc[0], trend.iloc[-1]
-            lines.append(f"Monthly: {first['delivered_rate']:.0%} in {first['month']:%b %Y}, "
-                         f"{last['delivered_rate']:.0%} in {last['month']:%b %Y}")
         st.caption("  \n".join(lines))
+        if number in rights_spc:  # whether it is changing, by SPC, rather than first month against last
+            st.markdown(display.icons_markdown(rights_spc[number]))
         rows = entitlement_totals[entitlement_totals["right_no"] == number].copy()
         rows["label"] = [catalogue.entitlement(code).label for code in rows["entitlement"]]
         with st.expander(f"{len(rows)} measured entitlement{'s' if len(rows) != 1 else ''}"):
             for _, row in rows.iterrows():
                 on_time = f"; on time {row['on_time_rate']:.0%}" if row["eligible_timed"] > 0 else ""
                 rate = f"{row['delivered_rate']:.0%}" if row["eligible"] > 0 else "–"
-                st.markdown(f"- {row['label']}: **{rate}** ({display.count_text(row['delivered'], row['eligible'])}{on_time})")
+                item = entitlements_spc.get(row["entitlement"])
+                icons = "" if item is None else "  \n" + display.icons_markdown(item)
+                counts = display.count_text(row["delivered"], row["eligible"])
+                st.markdown(f"- {row['label']}: **{rate}** ({counts}{on_time})" + icons)
 
+
+st.markdown("#### Exceptions: special-cause concerns")
+display.exceptions_section(concerns, improving, months_text, chart_kind,
+                           f"the period's last quarter ({recent_from:%b %Y} to {filters.last_month:%b %Y})")
 
 st.markdown("#### The 12 rights at a glance")
-display.rights_glance_table(right_totals, monthly, catalogue)
+display.rights_glance_table(right_totals, monthly, catalogue, spc=rights_spc, assurance=assurance,
+                            spc_months=months_text)
+st.caption(f"Variation (SPC): the Making Data Count icon for each right's monthly delivered rate over {months_text} "
+           "(up to the end of the period chosen, with the same filters): *common cause* is normal month-to-month "
+           "variation; *special cause* is a real change, improving or concerning. Assurance: whether a target the "
+           f"board has set on one of the right's entitlements can be relied on. {data.unsettled_note(ctx)}")
 
 st.markdown("#### Each right and its entitlements")
 for row_start in range(1, 13, 4):

@@ -1,12 +1,14 @@
 """Keeping victims informed: first contact, updates kept to the agreed frequency, face-to-face contact,
 and (for victim services) who is overdue for an update, from the contact log."""
 
+import pandas as pd
 import streamlit as st
 
 from data_access.queries import CASE_LEVEL_ROLES, overdue_updates
 from metrics import contract
 from metrics.contact_measures import contact_measure_rates
-from metrics.summaries import RIGHT_BREAKDOWNS
+from metrics.funnel import funnel
+from metrics.summaries import RIGHT_BREAKDOWNS, series_spc
 from ui import charts, data, display
 from ui.frame import page_context
 
@@ -42,27 +44,36 @@ st.caption(
     f"and {int(totals['updates_not_yet_due']):,} whose first {settings.update_window_days} days had not ended by the "
     f"data date. Contacts per victim: {display.ratio(totals['contacts'], totals['victims'])}.")
 
-st.markdown("#### Monthly trend")
-monthly = rates[(rates["breakdown"] == "month") & (rates["denominator"] > 0)]
-alt = charts.describe_trend(monthly, "label", "rate", "rate")
-st.caption("By the month the crime was reported, on the same 0 to 100% scale; the band is the 95% interval. "
-           f"Updates are judged over each victim's first {settings.update_window_days} days, so that line stops "
-           "about three months before the data date.")
-st.plotly_chart(charts.small_multiples_figure(monthly, "label", "rate", "rate_lower", "rate_upper", "numerator",
-                                              "denominator", columns=3, row_height=220), alt=alt,
-                config={"displaylogo": False})
-with st.expander("The chart in words"):
-    st.write(alt)
+st.markdown("#### Monthly trend: improving, deteriorating or just varying?")
+targets, target_problems = data.targets(ctx)
+display.target_problems(target_problems, targets.source)
+months = data.history_months(ctx)
+history = contact_measure_rates(data.contact_history(ctx), catalogue)
+panels, actions = data.annotations(ctx)
+rebase = display.rebase_choice(months, actions, catalogue, [m.code for m in catalogue.contact_measures])
+st.caption(display.SPC_KEY + f" {data.unsettled_note(ctx)} Victims count in the month their crime was reported. "
+           "Updates are judged over each "
+           f"victim's first {settings.update_window_days} days, so that chart stops about three months before the "
+           "data date.")
+items = [series_spc(history[history["measure"] == m.code], months, code=m.code, label=m.label, numerator="numerator",
+                    denominator="denominator", target=targets.get(m.code, "rate"), rebase=rebase)
+         for m in catalogue.contact_measures]
+for column, item in zip(columns, items):  # each headline gets its SPC words too, under its rate
+    column.markdown(display.icons_markdown(item))
+display.spc_grid(items, key="contact_spc", what="rate",
+                 definitions={m.code: m.description.rstrip(".") for m in catalogue.contact_measures},
+                 context=data.history_filters(ctx).describe("Reported"), panels=panels, actions=actions)
 
 st.markdown("#### Breakdowns")
 chosen = st.selectbox("Measure", [m.code for m in catalogue.contact_measures], key="contact_measure",
                       format_func=lambda code: catalogue.contact_measure(code).label)
+chosen_measure = catalogue.contact_measure(chosen)
 source = rates[rates["measure"] == chosen]
 reference = float(source[source["breakdown"] == "total"]["rate"].iloc[0])
-st.caption("Each point is a rate with its 95% interval; the dashed line is the rate for the whole selection. "
-           "Listed alphabetically, not ranked.")
-for tab, breakdown in zip(st.tabs(["District", "Offence group", "Standard or enhanced"]),
-                          ("district", "offence_group", "victim_type")):
+st.caption("Districts and command areas are compared with a funnel plot; offence groups and victim types as rates "
+           "with 95% intervals, listed alphabetically. Nothing is ranked.")
+for tab, breakdown in zip(st.tabs(["District", "Command area", "Offence group", "Standard or enhanced"]),
+                          ("district", "command_area", "offence_group", "victim_type")):
     with tab:
         rows = source[(source["breakdown"] == breakdown) & (source["denominator"] > 0)].copy()
         rows["level_label"] = rows["level"].map(contract.label)
@@ -70,11 +81,31 @@ for tab, breakdown in zip(st.tabs(["District", "Offence group", "Standard or enh
         if rows.empty:
             st.caption("No eligible victims in this selection.")
             continue
+        definition = f"{chosen_measure.label}: {chosen_measure.numerator} ÷ {chosen_measure.denominator}"
+        if breakdown in ("district", "command_area"):
+            result = funnel(rows.rename(columns={"level_label": "unit"}), unit="unit", numerator="numerator",
+                            denominator="denominator", order="alphabetical")
+            display.funnel_section(result, key=f"contact_funnel_{breakdown}", what=chosen_measure.label.lower(),
+                                   unit_word="District" if breakdown == "district" else "Command area",
+                                   units_word="districts" if breakdown == "district" else "command areas",
+                                   definition=definition, context=filters.describe("Reported"))
+            continue
+        st.caption("Each point is a rate with its 95% interval; the dashed line is the rate for the whole selection.")
         alt = charts.describe_intervals(rows, "level_label", "rate", "rate_lower", "rate_upper",
-                                        f"{catalogue.contact_measure(chosen).label} by {breakdown.replace('_', ' ')}")
+                                        f"{chosen_measure.label} by {breakdown.replace('_', ' ')}")
         st.plotly_chart(charts.interval_figure(rows, "level_label", "rate", "rate_lower", "rate_upper", "numerator",
                                                "denominator", reference=reference, reference_label="All in selection"),
                         alt=alt, config={"displaylogo": False}, key=f"contact_{breakdown}")
+        st.caption(f"{definition}. {filters.describe('Reported')}; n = {int(rows['denominator'].sum()):,} victims.")
+        with st.expander("The chart in words, and as a table"):
+            st.text(alt)
+            st.dataframe(pd.DataFrame({
+                breakdown.replace("_", " ").capitalize(): rows["level_label"],
+                "Rate %": rows["rate"] * 100,
+                "n of N": [display.count_text(n, d) for n, d in zip(rows["numerator"], rows["denominator"])],
+                "95% CI": [display.interval_text(lo, hi) for lo, hi in zip(rows["rate_lower"], rows["rate_upper"])],
+            }), hide_index=True, column_config={"Rate %": st.column_config.NumberColumn(format="%.1f%%")},
+                alt=f"Table of {chosen_measure.label.lower()} by {breakdown.replace('_', ' ')}, alphabetical")
 
 st.markdown("#### Contacts per victim and channels")
 by = counts[counts["breakdown"].isin(["offence_group", "district", "victim_type"])].copy()

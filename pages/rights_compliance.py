@@ -3,7 +3,9 @@
 import streamlit as st
 
 from metrics import contract
-from metrics.summaries import RIGHT_BREAKDOWNS, right_detail
+from metrics.funnel import funnel
+from metrics.summaries import RIGHT_BREAKDOWNS, monthly_rates, right_detail, series_spc
+from metrics.rates import rollup_to_rights
 from ui import charts, data, display
 from ui.frame import page_context, right_from_url
 
@@ -49,20 +51,41 @@ else:
     entitlement_rows = rates[rates["breakdown"] == "total"]
     display.rates_table(entitlement_rows, "label", "Entitlement", show_timeliness=bool(timed))
 
-    st.markdown("#### Monthly trend")
-    measure, numerator, denominator = display.rate_choice("Show", "trend_measure", offer_on_time=bool(timed))
-    monthly = rates[(rates["breakdown"] == "month") & (rates[denominator] > 0)]
-    what = "on-time rate" if measure == "on_time_rate" else "delivered rate"
-    alt = charts.describe_trend(monthly, "label", measure, what)
-    st.caption(f"{what.capitalize()} by the month the entitlement was triggered, one chart per entitlement on the "
-               "same 0 to 100% scale; the shaded band is the 95% interval, wide where numbers are small. "
-               + (display.latest_month_note(filters) if measure == "delivered_rate" else ""))
-    st.plotly_chart(charts.small_multiples_figure(monthly, "label", measure, f"{measure}_lower", f"{measure}_upper",
-                                                  numerator, denominator), alt=alt, config={"displaylogo": False})
-    with st.expander("The chart in words, and as a table"):
-        st.write(alt)
-        display.rates_table(monthly.assign(label=monthly["label"] + ", " + monthly["month"].dt.strftime("%b %Y")),
-                            "label", "Entitlement and month", show_timeliness=bool(timed))
+    st.markdown("#### Monthly trend: improving, deteriorating or just varying?")
+    targets, target_problems = data.targets(ctx)
+    display.target_problems(target_problems, targets.source)
+    months = data.history_months(ctx)
+    history_context = data.history_filters(ctx).describe()
+    history_counts = data.monthly_history(ctx, codes)
+    history = monthly_rates(history_counts)
+    right_history = monthly_rates(rollup_to_rights(history_counts, catalogue))
+    panels, actions = data.annotations(ctx)
+    choice_column, rebase_column = st.columns([1, 2])
+    with choice_column:
+        measure, numerator, denominator = display.rate_choice("Show", "trend_measure", offer_on_time=bool(timed))
+    with rebase_column:
+        rebase = display.rebase_choice(months, actions, catalogue, codes)
+    on_time = measure == "on_time_rate"
+    what = "on-time rate" if on_time else "delivered rate"
+    definition = ("On-time rate: delivered within the Code's timescale ÷ eligible instances with a timescale, by the "
+                  "month the entitlement was triggered" if on_time else
+                  "Delivered rate: delivered (or offered and declined) ÷ eligible, by the month the entitlement was "
+                  "triggered")
+    st.caption(display.SPC_KEY + " " + data.unsettled_note(ctx))
+    right_item = series_spc(right_history[right_history["right_no"] == number], months, code=f"right_{number}",
+                            label=f"Right {number}", numerator="delivered", denominator="eligible", rebase=rebase)
+    kpis[0].markdown(display.icons_markdown(right_item), help="SPC of the right's monthly delivered rate, "
+                     f"{months[0]:%b %Y} to {months[-1]:%b %Y}: is the latest month part of a real change?")
+    charted = timed if on_time else measured
+    items = [series_spc(history[history["entitlement"] == ent.code], months, code=ent.code, label=ent.label,
+                        numerator=numerator, denominator=denominator, rebase=rebase,
+                        target=targets.get(ent.code, "on_time" if on_time else "delivered"))
+             for ent in charted]
+    display.spc_grid(items, key=f"spc_{measure}", what=what, definitions={i.code: definition for i in items},
+                     context=history_context, panels=panels, actions=actions)
+    if on_time and len(timed) < len(measured):
+        st.caption("No on-time chart (the Code sets no timescale): "
+                   + ", ".join(e.label for e in measured if not e.has_timescale) + ".")
 
     if timed:
         st.markdown("#### Standard and enhanced victims, side by side")
@@ -78,6 +101,9 @@ else:
                                         "on_time_rate", "on_time_rate_lower", "on_time_rate_upper",
                                         "on-time rates for standard and enhanced-rights victims")
         st.plotly_chart(paired, alt=alt, config={"displaylogo": False}, key="side_by_side")
+        st.caption(f"On-time rate: delivered within the Code's timescale ÷ eligible instances with a timescale. "
+                   f"{filters.describe()}; n = {int(by_type['eligible_timed'].sum()):,} eligible with a timescale. "
+                   "The table below is the same figures.")
         display.side_by_side_table(by_type, catalogue)
 
     st.markdown("#### Breakdowns")
@@ -89,10 +115,13 @@ else:
     measure, numerator, denominator = display.rate_choice("Rate", "breakdown_measure", offer_on_time=show_on_time)
     overall = source[source["breakdown"] == "total"]
     reference = float(overall[measure].iloc[0]) if len(overall) else None
-    st.caption("Each point is a rate with its 95% interval; the dashed line is the rate for the whole selection. "
-               "Listed alphabetically, not ranked: where intervals overlap the line, the difference may be chance.")
-    for tab, breakdown in zip(st.tabs(["District", "Offence group", "Standard or enhanced"]),
-                              ("district", "offence_group", "victim_type")):
+    rate_words = "on-time rate" if measure == "on_time_rate" else "delivered rate"
+    rate_definition = ("On-time rate: delivered within the Code's timescale ÷ eligible instances with a timescale"
+                       if measure == "on_time_rate" else "Delivered rate: delivered (or offered and declined) ÷ eligible")
+    st.caption("Districts and command areas are compared with a funnel plot; offence groups and victim types as "
+               "rates with 95% intervals, listed alphabetically. Nothing is ranked.")
+    for tab, breakdown in zip(st.tabs(["District", "Command area", "Offence group", "Standard or enhanced"]),
+                              ("district", "command_area", "offence_group", "victim_type")):
         with tab:
             rows = source[(source["breakdown"] == breakdown) & (source[denominator] > 0)].copy()
             rows["level_label"] = rows["level"].map(contract.label)
@@ -100,13 +129,25 @@ else:
             if rows.empty:
                 st.caption("No eligible instances in this selection.")
                 continue
-            what = f"{'on-time' if measure == 'on_time_rate' else 'delivered'} rate by {breakdown.replace('_', ' ')}"
+            what = f"{rate_words} by {breakdown.replace('_', ' ')}"
+            if breakdown in ("district", "command_area"):
+                unit_word = "District" if breakdown == "district" else "Command area"
+                result = funnel(rows.rename(columns={"level_label": "unit"}), unit="unit", numerator=numerator,
+                                denominator=denominator, order="alphabetical")
+                display.funnel_section(result, key=f"funnel_{breakdown}", what=rate_words, unit_word=unit_word,
+                                       units_word="districts" if breakdown == "district" else "command areas",
+                                       definition=rate_definition, context=filters.describe())
+                continue
+            st.caption("Each point is a rate with its 95% interval; the dashed line is the rate for the whole "
+                       "selection. Where intervals overlap the line, the difference may be chance.")
             alt = charts.describe_intervals(rows, "level_label", measure, f"{measure}_lower", f"{measure}_upper", what)
             st.plotly_chart(charts.interval_figure(rows, "level_label", measure, f"{measure}_lower", f"{measure}_upper",
                                                    numerator, denominator, reference=reference,
                                                    reference_label="All in selection"),
                             alt=alt, config={"displaylogo": False}, key=f"breakdown_{breakdown}")
-            with st.expander("As a table"):
+            st.caption(f"{rate_definition}. {filters.describe()}; n = {int(rows[denominator].sum()):,} eligible.")
+            with st.expander("The chart in words, and as a table"):
+                st.text(alt)
                 display.rates_table(rows, "level_label", breakdown.replace("_", " ").capitalize(),
                                     show_timeliness=show_on_time)
 

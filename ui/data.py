@@ -3,16 +3,27 @@ identity and the filters, so they are safe to share between sessions."""
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from data_access import annotations as annotation_queries
 from data_access import queries
-from metrics.filters import Filters
+from metrics.catalogue import Catalogue
+from metrics.filters import Filters, add_months, month_end
+from metrics.summaries import month_index
+from metrics.targets import DEFAULT_TARGETS_PATH, Targets, TargetsError, load_targets
 from ui.frame import PageContext
 
-__all__ = ["compliance_counts", "not_applicable_reasons", "contact_measure_counts", "channel_mix"]
+__all__ = ["compliance_counts", "not_applicable_reasons", "contact_measure_counts", "channel_mix",
+           "history_filters", "unsettled_note", "history_months", "monthly_history", "contact_history", "annotations", "targets"]
+
+log = logging.getLogger(__name__)
 
 
 @st.cache_data(ttl=3600, max_entries=256, show_spinner=False)
@@ -53,3 +64,79 @@ def contact_measure_counts(ctx: PageContext, breakdowns: Sequence[str]) -> pd.Da
 
 def channel_mix(ctx: PageContext, breakdown: str = "total") -> pd.DataFrame:
     return _channel_mix(ctx, ctx.store_key, ctx.filters, repr(ctx.filters), breakdown)
+
+
+# --- the whole monthly history up to the end of the period, for SPC ----------------------------------
+
+def history_filters(ctx: PageContext) -> Filters:
+    """The page's filters with the period stretched back to the store's first month: SPC needs 15 or
+    more months, more than the default 12-month window. Every other filter stays, and so does the period's
+    end, unless that month had not settled by the data date (see metrics.filters.SETTLING_DAYS): its
+    pending entitlements would show as a sudden fall, a false special cause, so SPC stops a month earlier."""
+    first = min(ctx.store.meta.first_month, ctx.filters.first_month)
+    last = ctx.filters.last_month
+    if ctx.filters.includes_settling_month() and last > first:
+        last = add_months(last, -1)
+    return replace(ctx.filters, first_month=first, last_month=last)
+
+
+def unsettled_note(ctx: PageContext) -> str:
+    """Why the SPC charts stop before the period's end, or ''."""
+    last = history_filters(ctx).last_month
+    if last == ctx.filters.last_month:
+        return ""
+    return (f"The SPC charts stop at {last:%b %Y}: {ctx.filters.last_month:%b %Y} was still being delivered on the "
+            "data date, and its pending entitlements would look like a sudden fall.")
+
+
+def history_months(ctx: PageContext) -> pd.DatetimeIndex:
+    filters = history_filters(ctx)
+    return month_index(filters.first_month, filters.last_month)
+
+
+def monthly_history(ctx: PageContext, codes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Compliance counts per entitlement and month, from the store's first month to the period's end."""
+    filters = history_filters(ctx)
+    return _compliance_counts(ctx, ctx.store_key, filters, repr(filters), ("month",),
+                              tuple(codes) if codes is not None else None)
+
+
+def contact_history(ctx: PageContext) -> pd.DataFrame:
+    """Contact-measure counts per report month, from the store's first month to the period's end."""
+    filters = history_filters(ctx)
+    return _contact_measure_counts(ctx, ctx.store_key, filters, repr(filters), ("month",))
+
+
+@st.cache_data(ttl=3600, max_entries=32, show_spinner=False)
+def _annotations(_ctx: PageContext, store_key: str, first, last) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (annotation_queries.panel_dates(_ctx.store, first, last),
+            annotation_queries.completed_actions(_ctx.store, first, last))
+
+
+def annotations(ctx: PageContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(panels held, actions completed) over the history the trend charts show, up to the as-of date."""
+    filters = history_filters(ctx)
+    last = min(month_end(filters.last_month), filters.as_of)
+    return _annotations(ctx, ctx.store_key, filters.first_month, last)
+
+
+# --- the board's targets -----------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load_targets(path_text: str, modified_ns: int, required: bool, _catalogue: Catalogue,
+                  catalogue_codes: tuple[str, ...]) -> tuple[Targets, tuple[str, ...]]:
+    try:
+        return load_targets(path_text, _catalogue, required=required), ()
+    except TargetsError as exc:
+        log.warning("targets file invalid: %s", exc)
+        return Targets(source=exc.source), tuple(exc.problems)
+
+
+def targets(ctx: PageContext) -> tuple[Targets, tuple[str, ...]]:
+    """The board's targets (VCD_TARGETS, or metrics/targets.yaml), reloaded when the file changes, and the
+    problems found in it; with any problem no target is used, and the pages say why."""
+    configured = os.environ.get("VCD_TARGETS")
+    path = Path(configured).expanduser() if configured else DEFAULT_TARGETS_PATH
+    modified = path.stat().st_mtime_ns if path.exists() else 0
+    codes = tuple(e.code for e in ctx.catalogue.entitlements) + tuple(m.code for m in ctx.catalogue.contact_measures)
+    return _load_targets(str(path), modified, bool(configured), ctx.catalogue, codes)
