@@ -1,5 +1,10 @@
-"""Command line: `python -m data_access demo --db PATH [--cases N] [--start YYYY-MM] [--months M] [--seed S]`
-and `python -m data_access info --db PATH`."""
+"""Command line: `python -m data_access demo --db PATH [--cases N] [--start YYYY-MM] [--months M] [--seed S]`,
+`python -m data_access info --db PATH` and
+`python -m data_access import --db PATH [--user NAME] [--replace-demo] [--reload] [--as-of YYYY-MM-DD] FILE_OR_DIR...`.
+
+Exit codes of import: 0 = imported, or nothing new to import (rows may have been rejected: see the summary);
+1 = refused (a bad file, a demo store, another import running): the store was not changed;
+2 = wrong command-line arguments; 3 = the import failed (e.g. a full disk): the store was not changed."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import logging
 import sys
 import time
 from datetime import date
+from pathlib import Path
 
 from data_access.store import StoreError, open_store
 from metrics.filters import add_months
@@ -31,6 +37,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
 def default_demo_start(months: int, today: date | None = None) -> date:
     """The first month of a demo period that ends with the last complete month before today."""
     return add_months((today or date.today()).replace(day=1), -months)
@@ -47,8 +60,25 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=7, help="random seed; the same seed and arguments give the same store")
     info = commands.add_parser("info", help="describe a store")
     info.add_argument("--db", required=True)
+    load = commands.add_parser(
+        "import", help="load a force's exports (cases.csv, victims.parquet, entitlements.xlsx, ...) into a store",
+        description="Validate each row against the data contract, load the good rows and keep the rejected ones "
+                    "(with line, column and reason) in the store. All or nothing: a refused file or a failure "
+                    "leaves the store exactly as it was. See docs/data-contract.md, 'Importing'.")
+    load.add_argument("--db", required=True, help="the store file (created by the first import)")
+    load.add_argument("--user", help="who is importing, for the import log (default: the operating-system user)")
+    load.add_argument("--replace-demo", action="store_true",
+                      help="if the store holds the synthetic demo, discard it and start a new store from these files")
+    load.add_argument("--reload", action="store_true",
+                      help="load files even if an identical file was loaded before")
+    load.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
+                      help="the store's default as-of date (default: the latest event date in the data, at most today)")
+    load.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="files named after contract tables, or folders")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.command != "import" else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "import":
+        return _import(args)
 
     try:
         if args.command == "demo":
@@ -70,6 +100,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from data_access.importer import import_files
+
+    report = import_files(args.db, [Path(p) for p in args.paths], args.user, replace_demo=args.replace_demo,
+                          reload=args.reload, data_as_of=args.as_of)
+    out = sys.stdout if report.ok else sys.stderr
+    print(f"Import {report.import_id} into {report.db_path} by {report.user}: {report.status.replace('_', ' ')}",
+          file=out)
+    for f in report.files:
+        where = f"{f.name} -> {f.table}" if f.table else f.name
+        if f.status == "loaded":
+            print(f"  {where}: {f.counts} ({f.rows_inserted:,} new, {f.rows_updated:,} updated)", file=out)
+            for r in f.rejects:
+                print(f"      line {r.line}{', ' + r.column if r.column else ''}: {r.reason}", file=out)
+            if f.rows_rejected > len(f.rejects):
+                print(f"      ... and {f.rows_rejected - len(f.rejects):,} more rejected line(s), kept in the "
+                      f"store's import_rejects table (import {report.import_id})", file=out)
+        else:
+            print(f"  {where}: {f.status.replace('_', ' ').upper()}: {f.message}", file=out)
+        for note in f.notes:
+            print(f"      note: {note}", file=out)
+    for note in report.notes:
+        print(f"  note: {note}", file=out)
+    if report.ok:
+        print(report.message, file=out)
+        return 0
+    print(f"error: {report.message}", file=sys.stderr)
+    return 1 if report.status == "refused" else 3
 
 
 if __name__ == "__main__":

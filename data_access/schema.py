@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from metrics import contract as c
 
-__all__ = ["SCHEMA_VERSION", "CONTRACT_TABLES", "schema_ddl", "FACTS_SQL", "LOAD_ORDER"]
+__all__ = ["SCHEMA_VERSION", "CONTRACT_TABLES", "IMPORT_TABLES", "schema_ddl", "FACTS_SQL", "LOAD_ORDER"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: import_log and import_rejects
 
 
 def _in(column: str, values: tuple[str, ...], nullable: bool = True) -> str:
@@ -162,6 +162,43 @@ CREATE TABLE actions (
     completed_on DATE,
     measure      VARCHAR
 );
+
+-- Import history (data_access/importer.py): one row per file of each committed import. No row data.
+CREATE TABLE import_log (
+    import_id     VARCHAR NOT NULL,
+    file_no       INTEGER NOT NULL,   -- the file's position in the import, from 1
+    imported_at   TIMESTAMP NOT NULL, -- UTC
+    imported_by   VARCHAR NOT NULL,
+    file_name     VARCHAR NOT NULL,
+    table_name    VARCHAR NOT NULL,
+    file_format   VARCHAR NOT NULL,
+    file_bytes    BIGINT NOT NULL,
+    sha256        VARCHAR NOT NULL,
+    status        VARCHAR NOT NULL CHECK (status IN ('loaded', 'already_loaded')),
+    rows_read     BIGINT NOT NULL,
+    rows_loaded   BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL,
+    rows_inserted BIGINT NOT NULL,    -- loaded rows with a new id
+    rows_updated  BIGINT NOT NULL,    -- loaded rows that replaced a row with the same id
+    message       VARCHAR NOT NULL,
+    PRIMARY KEY (import_id, file_no),
+    CHECK (rows_read = rows_loaded + rows_rejected),
+    CHECK (rows_loaded = rows_inserted + rows_updated)
+);
+
+-- Rows an import rejected, one per rejected line with all its reasons. PERSONAL DATA: raw_row is the
+-- row as exported (a JSON object, column -> text). Kept only in the store; for administrators only.
+CREATE TABLE import_rejects (
+    import_id   VARCHAR NOT NULL,
+    file_no     INTEGER NOT NULL,
+    file_name   VARCHAR NOT NULL,
+    table_name  VARCHAR NOT NULL,
+    line        BIGINT NOT NULL,      -- as a person counts lines in the file: the header is line 1
+    column_name VARCHAR NOT NULL,     -- the column(s) at fault, comma-separated; '' for a whole line
+    reason      VARCHAR NOT NULL,     -- every reason, in plain English, '; '-separated; no row data
+    raw_row     VARCHAR NOT NULL,
+    PRIMARY KEY (import_id, file_no, line)
+);
 """
 
 
@@ -171,6 +208,8 @@ LOAD_ORDER = (
     "panels", "panel_findings", "actions",
 )
 CONTRACT_TABLES = LOAD_ORDER[1:]
+# Written by imports and carried across every rebuild; never part of entitlement_facts.
+IMPORT_TABLES = ("import_log", "import_rejects")
 
 # One row per entitlement instance with everything the compliance measures group or filter by,
 # denormalised once when the store is built so dashboard queries scan a single table. Timescales
