@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from metrics.catalogue import Catalogue
 from metrics.filters import DIMENSIONS, Filters, filter_clauses
 
-__all__ = ["BREAKDOWNS", "COUNT_COLUMNS", "compliance_counts_sql", "not_applicable_sql"]
+__all__ = ["BREAKDOWNS", "COUNT_COLUMNS", "breakdown_grouping", "compliance_counts_sql", "not_applicable_sql"]
 
 # Breakdown name -> (the column rows are grouped by, '' for the total; SQL giving the level as text).
 BREAKDOWNS: dict[str, tuple[str, str]] = {
@@ -74,6 +74,31 @@ classified AS (
 )"""
 
 
+def breakdown_grouping(names: Sequence[str], params: dict, keys: Sequence[str] = (),
+                       month_column: str = "trigger_month") -> tuple[str, str, str]:
+    """GROUPING SETS for the breakdowns (one scan for all), and the SQL naming each row's breakdown and level.
+
+    Rows are grouped on the raw columns and only the few result rows are turned into text. GROUPING(col)
+    is 0 for the column a row is grouped by, which labels the row with its breakdown. `keys` are grouped
+    in every set; `month_column` is the date column the 'month' breakdown groups by.
+    Returns (grouping sets, breakdown expression, level expression); breakdown names are bound in params.
+    """
+    which, level, sets = [], [], []
+    for n in names:
+        params[f"breakdown_{n}"] = n
+        column, level_sql = BREAKDOWNS[n]
+        if n == "month":
+            column, level_sql = month_column, f"strftime({month_column}, '%Y-%m')"
+        sets.append("(" + ", ".join([*keys, column] if column else keys) + ")")
+        if column:
+            which.append(f"WHEN GROUPING({column}) = 0 THEN $breakdown_{n}")
+            level.append(f"WHEN GROUPING({column}) = 0 THEN {level_sql}")
+    total = "$breakdown_total" if "total" in names else "NULL"
+    breakdown_expr = f"CASE {' '.join(which)} ELSE {total} END" if which else total
+    level_expr = f"CASE {' '.join(level)} ELSE 'all' END" if level else "'all'"
+    return ", ".join(sets), breakdown_expr, level_expr
+
+
 def compliance_counts_sql(
     catalogue: Catalogue,
     filters: Filters,
@@ -92,21 +117,7 @@ def compliance_counts_sql(
     params: dict = {}
     ctes = _classified_ctes(catalogue, filters, codes, params)
     names = list(dict.fromkeys(breakdowns))
-    # One grouping set per breakdown, so every breakdown comes from a single scan. Rows are grouped on
-    # the raw columns and only the few result rows are turned into text. GROUPING(col) is 0 for the
-    # column a row is grouped by, which labels the row with its breakdown.
-    grouping_sets = ", ".join(f"(entitlement, right_no{', ' + BREAKDOWNS[n][0] if BREAKDOWNS[n][0] else ''})"
-                              for n in names)
-    which, level = [], []
-    for n in names:
-        params[f"breakdown_{n}"] = n
-        column, level_sql = BREAKDOWNS[n]
-        if column:
-            which.append(f"WHEN GROUPING({column}) = 0 THEN $breakdown_{n}")
-            level.append(f"WHEN GROUPING({column}) = 0 THEN {level_sql}")
-    total = "$breakdown_total" if "total" in names else "NULL"
-    breakdown_expr = f"CASE {' '.join(which)} ELSE {total} END" if which else total
-    level_expr = f"CASE {' '.join(level)} ELSE 'all' END" if level else "'all'"
+    grouping_sets, breakdown_expr, level_expr = breakdown_grouping(names, params, keys=("entitlement", "right_no"))
     sql = f"""{ctes}
 SELECT entitlement, right_no,
        {breakdown_expr} AS breakdown,

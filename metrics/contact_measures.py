@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.catalogue import Catalogue
-from metrics.compliance import BREAKDOWNS
+from metrics.compliance import BREAKDOWNS, breakdown_grouping
 from metrics.filters import Filters, filter_clauses
 from metrics.rates import wilson_interval
 
@@ -169,19 +169,8 @@ def victim_contact_sql(catalogue: Catalogue, filters: Filters, breakdowns: Seque
     params: dict = {}
     ctes = _victim_facts_ctes(catalogue, filters, params)
     names = list(dict.fromkeys(breakdowns))
-    # The breakdowns group entitlement facts by trigger_month; a victim's month is its report month.
-    columns = {n: ("report_month" if n == "month" else BREAKDOWNS[n][0]) for n in names}
-    grouping_sets = ", ".join(f"({c})" if c else "()" for c in columns.values())
-    which, level = [], []
-    for n, column in columns.items():
-        params[f"breakdown_{n}"] = n
-        if column:
-            level_sql = "strftime(report_month, '%Y-%m')" if n == "month" else column
-            which.append(f"WHEN GROUPING({column}) = 0 THEN $breakdown_{n}")
-            level.append(f"WHEN GROUPING({column}) = 0 THEN {level_sql}")
-    total = "$breakdown_total" if "total" in names else "NULL"
-    breakdown_expr = f"CASE {' '.join(which)} ELSE {total} END" if which else total
-    level_expr = f"CASE {' '.join(level)} ELSE 'all' END" if level else "'all'"
+    # A victim's month is the month their crime was reported.
+    grouping_sets, breakdown_expr, level_expr = breakdown_grouping(names, params, month_column="report_month")
     sql = f"""{ctes}
 SELECT {breakdown_expr} AS breakdown,
        CAST({level_expr} AS VARCHAR) AS level,
