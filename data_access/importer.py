@@ -53,10 +53,9 @@ import pyarrow.parquet as pq
 
 from data_access.schema import FACTS_SQL, LOAD_ORDER, SCHEMA_VERSION, schema_ddl
 from data_access.store import (
-    _SAFE_CONFIG, CALENDAR_DAYS_AFTER, _describe_duckdb_error, _identifier, _write_meta, open_store,
+    SAFE_CONFIG, describe_duckdb_error, open_store, quote_identifier, write_calendar, write_meta,
 )
 from metrics import contract as c
-from metrics.calendar import working_day_calendar
 from metrics.catalogue import Catalogue, default_catalogue
 
 __all__ = [
@@ -856,12 +855,12 @@ def _inspect(db: Path) -> _Live:
     if db.with_name(db.name + ".wal").exists():
         raise _Refused(f"{db} has unfinished writes from another program (a {db.name}.wal file beside it); "
                        "nothing was imported. Ask the administrator to check what wrote to the store.")
-    con = duckdb.connect(":memory:", config=dict(_SAFE_CONFIG))
+    con = duckdb.connect(":memory:", config=dict(SAFE_CONFIG))
     try:
         try:
             con.execute("ATTACH $path AS live (READ_ONLY)", {"path": str(db)})
         except duckdb.Error as exc:
-            raise _Refused(f"{db} cannot be read as a store ({_describe_duckdb_error(exc)})") from None
+            raise _Refused(f"{db} cannot be read as a store ({describe_duckdb_error(exc)})") from None
         tables = {r[0] for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = 'live'").fetchall()}
         if "store_meta" not in tables:
@@ -969,7 +968,7 @@ def _column_check(table: str, col: Column, codes: dict[str, tuple[str, ...]], pa
         parent = col.references
         key = TABLE_COLUMNS[parent][0].name
         noun = _PARENT_NOUN[parent]
-        missing = f"fk_{name}.{_identifier(key)} IS NULL"
+        missing = f"fk_{name}.{quote_identifier(key)} IS NULL"
         if parent in parent_files:
             parts.append(f"WHEN {missing} AND st_{name}.k IS NOT NULL THEN "
                          + _quote(f"{name} names a {noun} whose row in this import was rejected, and the store has "
@@ -996,8 +995,8 @@ def _check_sql(staged: _Staged, codes: dict[str, tuple[str, ...]], parent_files:
     for col in spec:
         if col.references:
             parent = col.references
-            pkey = _identifier(TABLE_COLUMNS[parent][0].name)
-            joins.append(f"LEFT JOIN main.{_identifier(parent)} AS fk_{col.name} "
+            pkey = quote_identifier(TABLE_COLUMNS[parent][0].name)
+            joins.append(f"LEFT JOIN main.{quote_identifier(parent)} AS fk_{col.name} "
                          f"ON fk_{col.name}.{pkey} = b.v_{col.name}")
             if parent in parent_files:
                 joins.append(f"LEFT JOIN (SELECT DISTINCT v_{TABLE_COLUMNS[parent][0].name} AS k FROM "
@@ -1061,17 +1060,17 @@ SELECT r.__line AS line, c.column_name, r.reason FROM
 """)
     # Rows already rejected while reading (blank, wrong number of values) join those rejected here.
     con.execute(f"INSERT INTO rej_{n} SELECT __line, '', __pre FROM stg_{n} WHERE __pre IS NOT NULL")
-    columns = ", ".join(_identifier(col.name) for col in spec)
+    columns = ", ".join(quote_identifier(col.name) for col in spec)
     typed_columns = ", ".join(f"t_{col.name}" for col in spec)
     con.execute(f"CREATE TEMP TABLE acc_{n} AS SELECT __line, {typed_columns} FROM chk_{n} "
                 f"WHERE __line NOT IN (SELECT line FROM rej_{n})")
-    target = _identifier(table)
+    target = quote_identifier(table)
     updated = 0
     if has_old:
         updated = con.execute(f"SELECT count(*) FROM old.{target} AS o SEMI JOIN acc_{n} AS a "
-                              f"ON o.{_identifier(key)} = a.t_{key}").fetchall()[0][0]
+                              f"ON o.{quote_identifier(key)} = a.t_{key}").fetchall()[0][0]
         con.execute(f"INSERT INTO main.{target} ({columns}) SELECT {columns} FROM old.{target} AS o "
-                    f"ANTI JOIN acc_{n} AS a ON o.{_identifier(key)} = a.t_{key}")
+                    f"ANTI JOIN acc_{n} AS a ON o.{quote_identifier(key)} = a.t_{key}")
     con.execute(f"INSERT INTO main.{target} ({columns}) SELECT {typed_columns} FROM acc_{n}")
     loaded = con.execute(f"SELECT count(*) FROM acc_{n}").fetchall()[0][0]
     rejected = con.execute(f"SELECT count(*) FROM rej_{n}").fetchall()[0][0]
@@ -1124,24 +1123,17 @@ def _calendar_and_as_of(con: duckdb.DuckDBPyConnection, data_as_of: date | None)
     for table, spec in TABLE_COLUMNS.items():
         for col in spec:
             if col.kind in ("timestamp", "date"):
-                selects.append(f"SELECT min(CAST({_identifier(col.name)} AS DATE)) AS lo, "
-                               f"max(CAST({_identifier(col.name)} AS DATE)) AS hi FROM main.{_identifier(table)}")
+                selects.append(f"SELECT min(CAST({quote_identifier(col.name)} AS DATE)) AS lo, "
+                               f"max(CAST({quote_identifier(col.name)} AS DATE)) AS hi FROM main.{quote_identifier(table)}")
     lo, hi = con.execute(f"SELECT min(lo), max(hi) FROM ({' UNION ALL '.join(selects)})").fetchall()[0]
     today = datetime.now(timezone.utc).date()
     if data_as_of is None:
-        events = [f"SELECT max(CAST({_identifier(col)} AS DATE)) AS d FROM main.{_identifier(table)}"
+        events = [f"SELECT max(CAST({quote_identifier(col)} AS DATE)) AS d FROM main.{quote_identifier(table)}"
                   for table, cols in _EVENT_COLUMNS.items() for col in cols]
         latest = con.execute(f"SELECT max(d) FROM ({' UNION ALL '.join(events)})").fetchall()[0][0]
         data_as_of = min(latest, today) if latest is not None else today
-    first = min(d for d in (lo, data_as_of) if d is not None) - timedelta(days=31)
-    last = max(d for d in (hi, data_as_of) if d is not None) + timedelta(days=CALENDAR_DAYS_AFTER)
-    calendar = working_day_calendar(first, last)
-    con.register("calendar_frame", calendar)
-    try:
-        con.execute("INSERT INTO main.calendar SELECT day, is_working_day, holiday_name, wd_seq, wd_seq_next "
-                    "FROM calendar_frame")
-    finally:
-        con.unregister("calendar_frame")
+    write_calendar(con, min(d for d in (lo, data_as_of) if d is not None),
+                   max(d for d in (hi, data_as_of) if d is not None))
     return data_as_of
 
 
@@ -1161,7 +1153,7 @@ class _Plan:
 
 def _build(plan: _Plan) -> dict[int, _Result]:
     """Write the new store at plan.tmp; return each loaded file's result. Raises on any problem."""
-    con = duckdb.connect(str(plan.tmp), config=dict(_SAFE_CONFIG))
+    con = duckdb.connect(str(plan.tmp), config=dict(SAFE_CONFIG))
     results: dict[int, _Result] = {}
     try:
         con.execute("SET enable_progress_bar = false")  # no bar on the terminal of a long import
@@ -1170,7 +1162,7 @@ def _build(plan: _Plan) -> dict[int, _Result]:
         new_db = con.execute("SELECT current_database()").fetchall()[0][0]
         con.execute(schema_ddl())
         old_tables = {} if plan.fresh else _tables_of(con, "old")
-        old_counts = {t: con.execute(f"SELECT count(*) FROM old.{_identifier(t)}").fetchall()[0][0]
+        old_counts = {t: con.execute(f"SELECT count(*) FROM old.{quote_identifier(t)}").fetchall()[0][0]
                       for t in LOAD_ORDER if t in old_tables}
         new_tables = _tables_of(con, new_db)
         by_table = {s.table: s for s in plan.staged}
@@ -1191,7 +1183,7 @@ def _build(plan: _Plan) -> dict[int, _Result]:
         _write_import_log(con, plan, results)
         as_of = _calendar_and_as_of(con, plan.data_as_of)
         con.execute(FACTS_SQL)
-        _write_meta(con, data_as_of=as_of, is_demo=False, source=f"imports (latest {plan.import_id} by {plan.user})")
+        write_meta(con, data_as_of=as_of, is_demo=False, source=f"imports (latest {plan.import_id} by {plan.user})")
         if "store_meta" in old_tables:  # keys other tools keep in store_meta survive the rebuild
             con.execute("INSERT INTO main.store_meta SELECT key, value FROM old.store_meta "
                         "WHERE key NOT IN (SELECT key FROM main.store_meta)")
@@ -1203,8 +1195,8 @@ def _build(plan: _Plan) -> dict[int, _Result]:
 
 
 def _copy(con: duckdb.DuckDBPyConnection, table: str, new_columns: list[str], old_columns: list[str]) -> None:
-    common = ", ".join(_identifier(col) for col in new_columns if col in old_columns)
-    con.execute(f"INSERT INTO main.{_identifier(table)} ({common}) SELECT {common} FROM old.{_identifier(table)}")
+    common = ", ".join(quote_identifier(col) for col in new_columns if col in old_columns)
+    con.execute(f"INSERT INTO main.{quote_identifier(table)} ({common}) SELECT {common} FROM old.{quote_identifier(table)}")
 
 
 def _write_import_log(con: duckdb.DuckDBPyConnection, plan: _Plan, results: dict[int, _Result]) -> None:
@@ -1236,8 +1228,8 @@ def _reconcile(con: duckdb.DuckDBPyConnection, plan: _Plan, results: dict[int, _
         key = TABLE_COLUMNS[s.table][0].name
         staged_rows, distinct_lines = con.execute(
             f"SELECT count(*), count(DISTINCT __line) FROM stg_{n}").fetchall()[0]
-        in_store = con.execute(f"SELECT count(*) FROM main.{_identifier(s.table)} AS t SEMI JOIN acc_{n} AS a "
-                               f"ON t.{_identifier(key)} = a.t_{key}").fetchall()[0][0]
+        in_store = con.execute(f"SELECT count(*) FROM main.{quote_identifier(s.table)} AS t SEMI JOIN acc_{n} AS a "
+                               f"ON t.{quote_identifier(key)} = a.t_{key}").fetchall()[0][0]
         rejected_lines = con.execute("SELECT count(DISTINCT line) FROM main.import_rejects WHERE import_id = ? "
                                      "AND file_no = ?", [plan.import_id, n]).fetchall()[0][0]
         overlap = con.execute(f"SELECT count(*) FROM acc_{n} AS a SEMI JOIN rej_{n} AS r ON r.line = a.__line"
@@ -1258,12 +1250,12 @@ def _reconcile(con: duckdb.DuckDBPyConnection, plan: _Plan, results: dict[int, _
     for s in plan.staged:
         result = results[s.file_no]
         expected = old_counts.get(s.table, 0) - result.updated + result.loaded
-        actual = con.execute(f"SELECT count(*) FROM main.{_identifier(s.table)}").fetchall()[0][0]
+        actual = con.execute(f"SELECT count(*) FROM main.{quote_identifier(s.table)}").fetchall()[0][0]
         if actual != expected:
             raise _ReconciliationError(f"table {s.table}: expected {expected} rows after the import, found {actual}")
     for table, count in old_counts.items():
         if table not in {s.table for s in plan.staged}:
-            actual = con.execute(f"SELECT count(*) FROM main.{_identifier(table)}").fetchall()[0][0]
+            actual = con.execute(f"SELECT count(*) FROM main.{quote_identifier(table)}").fetchall()[0][0]
             if actual != count:
                 raise _ReconciliationError(f"table {table}: {count} rows before the import, {actual} after")
 
@@ -1368,7 +1360,7 @@ def _failure_text(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space left" in str(exc):
         return "the disk is full"
     if isinstance(exc, duckdb.Error):
-        return _describe_duckdb_error(exc)
+        return describe_duckdb_error(exc)
     if isinstance(exc, _ReconciliationError):
         return "the counts did not reconcile (rows read must equal rows loaded plus rows rejected)"
     if isinstance(exc, OSError):

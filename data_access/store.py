@@ -22,7 +22,9 @@ import pandas as pd
 from data_access.schema import FACTS_SQL, LOAD_ORDER, SCHEMA_VERSION, schema_ddl
 from metrics.calendar import working_day_calendar
 
-__all__ = ["Store", "StoreError", "StoreMeta", "build_store", "open_store", "QUERY_TIMEOUT_SECONDS"]
+__all__ = ["Store", "StoreError", "StoreMeta", "build_store", "open_store", "QUERY_TIMEOUT_SECONDS",
+           # shared with the importer, which builds stores the same way
+           "SAFE_CONFIG", "describe_duckdb_error", "quote_identifier", "write_calendar", "write_meta"]
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ QUERY_TIMEOUT_SECONDS = 30.0
 _ATTACH_STORE = "ATTACH $path AS store (READ_ONLY)"
 _USE_STORE = "USE store"
 CALENDAR_DAYS_AFTER = 400  # the calendar runs past the data so due dates of late instances exist
-_SAFE_CONFIG = {
+SAFE_CONFIG = {
     "autoload_known_extensions": False,
     "autoinstall_known_extensions": False,
     "allow_community_extensions": False,
@@ -73,7 +75,7 @@ def build_store(path: str | Path, tables: Mapping[str, pd.DataFrame], *, data_as
     if unknown:
         raise StoreError(f"cannot build a store: unknown table(s) {', '.join(sorted(unknown))}")
     try:
-        con = duckdb.connect(str(tmp), config={**_SAFE_CONFIG, **({"threads": threads} if threads else {})})
+        con = duckdb.connect(str(tmp), config={**SAFE_CONFIG, **({"threads": threads} if threads else {})})
         try:
             con.execute(schema_ddl())
             _write_calendar(con, tables, data_as_of)
@@ -81,7 +83,7 @@ def build_store(path: str | Path, tables: Mapping[str, pd.DataFrame], *, data_as
                 if name in tables and len(tables[name]):
                     _insert(con, name, tables[name])
             con.execute(FACTS_SQL)
-            _write_meta(con, data_as_of=data_as_of, is_demo=is_demo, source=source)
+            write_meta(con, data_as_of=data_as_of, is_demo=is_demo, source=source)
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -89,7 +91,7 @@ def build_store(path: str | Path, tables: Mapping[str, pd.DataFrame], *, data_as
     except duckdb.Error as exc:
         _remove_quietly(tmp)
         log.error("store build failed for %s: %s", path, exc.__class__.__name__)
-        raise StoreError(f"the store could not be built: {_describe_duckdb_error(exc)}") from exc
+        raise StoreError(f"the store could not be built: {describe_duckdb_error(exc)}") from exc
     except BaseException:
         _remove_quietly(tmp)
         raise
@@ -104,8 +106,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
         raise StoreError(f"table {table} has unknown column(s): {', '.join(sorted(extra))}")
     # Identifiers cannot be bound as parameters: these come from the store's own schema (the allow-list),
     # and only the frame's columns that the schema also has are named.
-    column_list = ", ".join(_identifier(c) for c in target if c in frame.columns)
-    insert = f"INSERT INTO {_identifier(table)} ({column_list}) SELECT {column_list} FROM incoming_frame"  # noqa: S608
+    column_list = ", ".join(quote_identifier(c) for c in target if c in frame.columns)
+    insert = f"INSERT INTO {quote_identifier(table)} ({column_list}) SELECT {column_list} FROM incoming_frame"  # noqa: S608
     con.register("incoming_frame", frame)
     try:
         con.execute(insert)
@@ -113,7 +115,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
         con.unregister("incoming_frame")
 
 
-def _identifier(name: str) -> str:
+def quote_identifier(name: str) -> str:
     """A schema name as a quoted SQL identifier (names come from the schema, never from input)."""
     if '"' in name or "\x00" in name:
         raise StoreError(f"refusing an unsafe identifier {name!r}")
@@ -128,9 +130,12 @@ def _write_calendar(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pd.Data
                 values = pd.to_datetime(frame[column], errors="coerce").dropna()
                 if len(values):
                     dates += [values.min().date(), values.max().date()]
-    first = min(dates) - timedelta(days=31)
-    last = max(dates) + timedelta(days=CALENDAR_DAYS_AFTER)
-    calendar = working_day_calendar(first, last)
+    write_calendar(con, min(dates), max(dates))
+
+
+def write_calendar(con: duckdb.DuckDBPyConnection, earliest: date, latest: date) -> None:
+    """Fill the calendar table from a month before `earliest` to CALENDAR_DAYS_AFTER days after `latest`."""
+    calendar = working_day_calendar(earliest - timedelta(days=31), latest + timedelta(days=CALENDAR_DAYS_AFTER))
     con.register("calendar_frame", calendar)
     try:
         con.execute("INSERT INTO calendar SELECT day, is_working_day, holiday_name, wd_seq, wd_seq_next FROM calendar_frame")
@@ -138,7 +143,7 @@ def _write_calendar(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pd.Data
         con.unregister("calendar_frame")
 
 
-def _write_meta(con: duckdb.DuckDBPyConnection, *, data_as_of: date, is_demo: bool, source: str) -> None:
+def write_meta(con: duckdb.DuckDBPyConnection, *, data_as_of: date, is_demo: bool, source: str) -> None:
     months = con.execute("SELECT min(trigger_month), max(trigger_month) FROM entitlement_facts").fetchone()
     first_month, last_month = months if months[0] is not None else (data_as_of.replace(day=1),) * 2
     cal = con.execute("SELECT min(day), max(day) FROM calendar").fetchone()
@@ -205,14 +210,14 @@ def open_store(path: str | Path, *, threads: int = 2, memory_limit: str = "2GB")
     # The store is attached to a fresh in-memory database rather than opened with duckdb.connect(path):
     # DuckDB caches one instance per path in a process, so a second open would get the first, already
     # locked, instance and, after a new store was swapped in at the path, would keep serving the old file.
-    con = duckdb.connect(":memory:", config={**_SAFE_CONFIG, "threads": threads, "memory_limit": memory_limit})
+    con = duckdb.connect(":memory:", config={**SAFE_CONFIG, "threads": threads, "memory_limit": memory_limit})
     try:
         con.execute(_ATTACH_STORE, {"path": str(path)})
         con.execute(_USE_STORE)
     except duckdb.Error as exc:
         con.close()
         log.warning("cannot open %s as DuckDB: %s", path, exc.__class__.__name__)
-        raise StoreError(f"{path} is not a DuckDB store this dashboard can open ({_describe_duckdb_error(exc)}).") from None
+        raise StoreError(f"{path} is not a DuckDB store this dashboard can open ({describe_duckdb_error(exc)}).") from None
     try:
         # Order matters: external access off, then lock the configuration so no query can undo it.
         con.execute("SET enable_external_access = false")
@@ -256,7 +261,7 @@ def _read_meta(con: duckdb.DuckDBPyConnection, path: Path) -> StoreMeta:
         raise StoreError(f"{path} has incomplete store metadata ({exc.__class__.__name__}: {exc}).") from None
 
 
-def _describe_duckdb_error(exc: duckdb.Error) -> str:
+def describe_duckdb_error(exc: duckdb.Error) -> str:
     """The kind of DuckDB error without its message, which can quote row data."""
     text = str(exc)
     if "not a valid DuckDB database file" in text:

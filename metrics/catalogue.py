@@ -23,6 +23,7 @@ __all__ = [
     "CatalogueError",
     "Entitlement",
     "Right",
+    "StrictLoader",
     "DEFAULT_CATALOGUE_PATH",
     "load_catalogue",
     "parse_catalogue",
@@ -187,11 +188,11 @@ class _LineDict(dict):
     line: int = 0
 
 
-class _StrictLoader(yaml.SafeLoader):
+class StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys (PyYAML would silently keep the last one)."""
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> _LineDict:
+def _construct_mapping(loader: StrictLoader, node: yaml.MappingNode) -> _LineDict:
     loader.flatten_mapping(node)
     result = _LineDict()
     result.line = node.start_mark.line + 1
@@ -205,7 +206,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> _LineDi
     return result
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def load_catalogue(path: str | Path = DEFAULT_CATALOGUE_PATH) -> Catalogue:
@@ -227,7 +228,7 @@ def default_catalogue() -> Catalogue:
 def parse_catalogue(text: str, source: str = "catalogue.yaml") -> Catalogue:
     """Validate catalogue YAML text; raises CatalogueError naming every problem."""
     try:
-        doc = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+        doc = yaml.load(text, Loader=StrictLoader)  # noqa: S506 - StrictLoader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from metrics.catalogue import Catalogue, _StrictLoader
+from metrics.catalogue import Catalogue, StrictLoader
 
 __all__ = ["DEFAULT_TARGETS_PATH", "ENTITLEMENT_RATES", "CONTACT_RATE", "Target", "Targets", "TargetsError",
            "parse_targets", "load_targets", "default_rate"]
@@ -42,7 +42,7 @@ _ENTRY_KEYS = {"measure", "rate", "target", "set_by", "set_on", "note"}
 _RATE_WORDS = {"delivered": "delivered rate", "on_time": "on-time rate", CONTACT_RATE: "rate"}
 
 
-class _TargetsLoader(_StrictLoader):
+class _TargetsLoader(StrictLoader):
     """The catalogue's strict loader, reading dates as text so a bad date is a message, not a crash."""
 
 

@@ -7,9 +7,8 @@ import streamlit as st
 from data_access.queries import CASE_LEVEL_ROLES, overdue_updates
 from metrics import contract
 from metrics.contact_measures import contact_measure_rates
-from metrics.funnel import funnel
 from metrics.summaries import RIGHT_BREAKDOWNS, series_spc
-from ui import charts, data, display
+from ui import data, display
 from ui.frame import page_context
 
 ctx = page_context("keeping_informed")
@@ -70,42 +69,23 @@ chosen = st.selectbox("Measure", [m.code for m in catalogue.contact_measures], k
 chosen_measure = catalogue.contact_measure(chosen)
 source = rates[rates["measure"] == chosen]
 reference = float(source[source["breakdown"] == "total"]["rate"].iloc[0])
-st.caption("Districts and command areas are compared with a funnel plot; offence groups and victim types as rates "
-           "with 95% intervals, listed alphabetically. Nothing is ranked.")
-for tab, breakdown in zip(st.tabs(["District", "Command area", "Offence group", "Standard or enhanced"]),
-                          ("district", "command_area", "offence_group", "victim_type")):
-    with tab:
-        rows = source[(source["breakdown"] == breakdown) & (source["denominator"] > 0)].copy()
-        rows["level_label"] = rows["level"].map(contract.label)
-        rows = rows.sort_values("level_label")
-        if rows.empty:
-            st.caption("No eligible victims in this selection.")
-            continue
-        definition = f"{chosen_measure.label}: {chosen_measure.numerator} ÷ {chosen_measure.denominator}"
-        if breakdown in ("district", "command_area"):
-            result = funnel(rows.rename(columns={"level_label": "unit"}), unit="unit", numerator="numerator",
-                            denominator="denominator", order="alphabetical")
-            display.funnel_section(result, key=f"contact_funnel_{breakdown}", what=chosen_measure.label.lower(),
-                                   unit_word="District" if breakdown == "district" else "Command area",
-                                   units_word="districts" if breakdown == "district" else "command areas",
-                                   definition=definition, context=filters.describe("Reported"))
-            continue
-        st.caption("Each point is a rate with its 95% interval; the dashed line is the rate for the whole selection.")
-        alt = charts.describe_intervals(rows, "level_label", "rate", "rate_lower", "rate_upper",
-                                        f"{chosen_measure.label} by {breakdown.replace('_', ' ')}")
-        st.plotly_chart(charts.interval_figure(rows, "level_label", "rate", "rate_lower", "rate_upper", "numerator",
-                                               "denominator", reference=reference, reference_label="All in selection"),
-                        alt=alt, config={"displaylogo": False}, key=f"contact_{breakdown}")
-        st.caption(f"{definition}. {filters.describe('Reported')}; n = {int(rows['denominator'].sum()):,} victims.")
-        with st.expander("The chart in words, and as a table"):
-            st.text(alt)
-            st.dataframe(pd.DataFrame({
-                breakdown.replace("_", " ").capitalize(): rows["level_label"],
-                "Rate %": rows["rate"] * 100,
-                "n of N": [display.count_text(n, d) for n, d in zip(rows["numerator"], rows["denominator"])],
-                "95% CI": [display.interval_text(lo, hi) for lo, hi in zip(rows["rate_lower"], rows["rate_upper"])],
-            }), hide_index=True, column_config={"Rate %": st.column_config.NumberColumn(format="%.1f%%")},
-                alt=f"Table of {chosen_measure.label.lower()} by {breakdown.replace('_', ' ')}, alphabetical")
+
+
+def contact_rate_table(rows: pd.DataFrame, title: str) -> None:
+    st.dataframe(pd.DataFrame({
+        title: rows["level_label"],
+        "Rate %": rows["rate"] * 100,
+        "n of N": [display.count_text(n, d) for n, d in zip(rows["numerator"], rows["denominator"])],
+        "95% CI": [display.interval_text(lo, hi) for lo, hi in zip(rows["rate_lower"], rows["rate_upper"])],
+    }), hide_index=True, column_config={"Rate %": st.column_config.NumberColumn(format="%.1f%%")},
+        alt=f"Table of {chosen_measure.label.lower()} by {title.lower()}, alphabetical")
+
+
+display.breakdown_tabs(
+    source, rate="rate", numerator="numerator", denominator="denominator", what=chosen_measure.label.lower(),
+    definition=f"{chosen_measure.label}: {chosen_measure.numerator} ÷ {chosen_measure.denominator}",
+    context=filters.describe("Reported"), count_word="victims", key="contact", reference=reference,
+    table=contact_rate_table)
 
 st.markdown("#### Contacts per victim and channels")
 by = counts[counts["breakdown"].isin(["offence_group", "district", "victim_type"])].copy()

@@ -2,8 +2,6 @@
 
 import streamlit as st
 
-from metrics import contract
-from metrics.funnel import funnel
 from metrics.summaries import RIGHT_BREAKDOWNS, monthly_rates, right_detail, series_spc
 from metrics.rates import rollup_to_rights
 from ui import charts, data, display
@@ -118,38 +116,11 @@ else:
     rate_words = "on-time rate" if measure == "on_time_rate" else "delivered rate"
     rate_definition = ("On-time rate: delivered within the Code's timescale ÷ eligible instances with a timescale"
                        if measure == "on_time_rate" else "Delivered rate: delivered (or offered and declined) ÷ eligible")
-    st.caption("Districts and command areas are compared with a funnel plot; offence groups and victim types as "
-               "rates with 95% intervals, listed alphabetically. Nothing is ranked.")
-    for tab, breakdown in zip(st.tabs(["District", "Command area", "Offence group", "Standard or enhanced"]),
-                              ("district", "command_area", "offence_group", "victim_type")):
-        with tab:
-            rows = source[(source["breakdown"] == breakdown) & (source[denominator] > 0)].copy()
-            rows["level_label"] = rows["level"].map(contract.label)
-            rows = rows.sort_values("level_label")
-            if rows.empty:
-                st.caption("No eligible instances in this selection.")
-                continue
-            what = f"{rate_words} by {breakdown.replace('_', ' ')}"
-            if breakdown in ("district", "command_area"):
-                unit_word = "District" if breakdown == "district" else "Command area"
-                result = funnel(rows.rename(columns={"level_label": "unit"}), unit="unit", numerator=numerator,
-                                denominator=denominator, order="alphabetical")
-                display.funnel_section(result, key=f"funnel_{breakdown}", what=rate_words, unit_word=unit_word,
-                                       units_word="districts" if breakdown == "district" else "command areas",
-                                       definition=rate_definition, context=filters.describe())
-                continue
-            st.caption("Each point is a rate with its 95% interval; the dashed line is the rate for the whole "
-                       "selection. Where intervals overlap the line, the difference may be chance.")
-            alt = charts.describe_intervals(rows, "level_label", measure, f"{measure}_lower", f"{measure}_upper", what)
-            st.plotly_chart(charts.interval_figure(rows, "level_label", measure, f"{measure}_lower", f"{measure}_upper",
-                                                   numerator, denominator, reference=reference,
-                                                   reference_label="All in selection"),
-                            alt=alt, config={"displaylogo": False}, key=f"breakdown_{breakdown}")
-            st.caption(f"{rate_definition}. {filters.describe()}; n = {int(rows[denominator].sum()):,} eligible.")
-            with st.expander("The chart in words, and as a table"):
-                st.text(alt)
-                display.rates_table(rows, "level_label", breakdown.replace("_", " ").capitalize(),
-                                    show_timeliness=show_on_time)
+    display.breakdown_tabs(
+        source, rate=measure, numerator=numerator, denominator=denominator, what=rate_words,
+        definition=rate_definition, context=filters.describe(), count_word="instances", key="breakdown",
+        reference=reference,
+        table=lambda rows, title: display.rates_table(rows, "level_label", title, show_timeliness=show_on_time))
 
     reasons = data.not_applicable_reasons(ctx, codes)
     if len(reasons):

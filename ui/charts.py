@@ -16,15 +16,14 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.subplots import make_subplots
 
 from metrics.funnel import FUNNEL_BANDS, FunnelResult, funnel_curve
 from metrics.spc import POINT_TYPES, SpcResult
 from metrics.summaries import month_runs
 
 __all__ = ["TEMPLATE", "PALETTE", "SYMBOLS", "GREY", "POINT_STYLES", "BAND_STYLES", "ANNOTATION_STYLES",
-           "sparkline_figure", "trend_figure", "small_multiples_figure",
-           "interval_figure", "paired_interval_figure", "describe_trend", "describe_intervals",
+           "sparkline_figure",
+           "interval_figure", "paired_interval_figure", "describe_intervals",
            "safe_text", "spc_axis", "spc_figure", "describe_spc", "funnel_figure", "describe_funnel", "month_runs"]
 
 # UK Government Analysis Function categorical palette (chosen for colour-blind safety and contrast).
@@ -91,58 +90,6 @@ def sparkline_figure(months: pd.Series, rates: pd.Series, height: int = 64) -> g
     return fig
 
 
-def small_multiples_figure(frame: pd.DataFrame, series: str, rate: str, lower: str, upper: str,
-                           numerator: str, denominator: str, columns: int = 2, row_height: int = 190) -> go.Figure:
-    """One small chart per series, on the same 0-100% scale, with its 95% interval as a band.
-
-    Small multiples instead of one chart of many lines: each series stays readable, and a wide band
-    shows at a glance when a swing is just small numbers.
-    """
-    names = list(dict.fromkeys(frame[series]))
-    rows = max(1, math.ceil(len(names) / columns))
-    fig = make_subplots(rows=rows, cols=columns, shared_xaxes=True, shared_yaxes=True,
-                        subplot_titles=names, vertical_spacing=0.5 / max(rows, 1) if rows > 1 else 0.1,
-                        horizontal_spacing=0.06)
-    for i, name in enumerate(names):
-        rows_i = frame[frame[series] == name].sort_values("month")
-        row, col = i // columns + 1, i % columns + 1
-        fig.add_trace(go.Scatter(x=pd.concat([rows_i["month"], rows_i["month"][::-1]]),
-                                 y=pd.concat([rows_i[upper], rows_i[lower][::-1]]),
-                                 fill="toself", fillcolor="rgba(18, 67, 109, 0.15)", line=dict(width=0),
-                                 hoverinfo="skip", showlegend=False), row=row, col=col)
-        fig.add_trace(go.Scatter(
-            x=rows_i["month"], y=rows_i[rate], mode="lines+markers", showlegend=False,
-            line=dict(width=2, color=PALETTE[0]), marker=dict(size=5, color=PALETTE[0]),
-            customdata=rows_i[[numerator, denominator, lower, upper]].to_numpy(),
-            hovertemplate="%{x|%b %Y}: %{y:.1%}<br>%{customdata[0]:,} of %{customdata[1]:,}"
-                          "<br>95% CI %{customdata[2]:.1%} to %{customdata[3]:.1%}<extra></extra>"), row=row, col=col)
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], gridcolor="#e5e6e7")
-    fig.update_xaxes(tickformat="%b %y", showgrid=False)
-    fig.update_annotations(font_size=13)
-    fig.update_layout(template=TEMPLATE, height=rows * row_height + 40, margin=dict(l=10, r=10, t=30, b=10))
-    return fig
-
-
-def trend_figure(frame: pd.DataFrame, series: str, rate: str, lower: str, upper: str,
-                 numerator: str, denominator: str, height: int = 360) -> go.Figure:
-    """Monthly rates, one line per series, with the 95% interval in the hover text.
-
-    `frame` has a 'month' column (first day of month) and the named columns.
-    """
-    fig = go.Figure()
-    for i, (name, rows) in enumerate(frame.groupby(series, sort=False)):
-        rows = rows.sort_values("month")
-        custom = rows[[numerator, denominator, lower, upper]].to_numpy()
-        fig.add_trace(go.Scatter(
-            x=rows["month"], y=rows[rate], name=str(name), mode="lines+markers",
-            marker=dict(symbol=SYMBOLS[i % len(SYMBOLS)], size=8), line=dict(width=2),
-            customdata=custom,
-            hovertemplate="%{x|%b %Y}: %{y:.1%}<br>%{customdata[0]:,} of %{customdata[1]:,}"
-                          "<br>95% CI %{customdata[2]:.1%} to %{customdata[3]:.1%}<extra>%{fullData.name}</extra>",
-        ))
-    _rate_axis(fig)
-    fig.update_layout(template=TEMPLATE, height=height, xaxis=dict(tickformat="%b %Y", title=None))
-    return fig
 
 
 def interval_figure(frame: pd.DataFrame, category: str, rate: str, lower: str, upper: str,
@@ -193,21 +140,6 @@ def paired_interval_figure(frame: pd.DataFrame, category: str, group: str, group
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
     return fig
 
-
-def describe_trend(frame: pd.DataFrame, series: str, rate: str, what: str) -> str:
-    """A sentence per series: first and last month's rate and the range, for screen readers."""
-    sentences = []
-    for name, rows in frame.groupby(series, sort=False):
-        rows = rows.dropna(subset=[rate]).sort_values("month")
-        if rows.empty:
-            continue
-        first, last = rows.iloc[0], rows.iloc[-1]
-        sentences.append(
-            f"{name}: {first[rate]:.0%} in {first['month']:%b %Y}, {last[rate]:.0%} in {last['month']:%b %Y} "
-            f"(lowest {rows[rate].min():.0%}, highest {rows[rate].max():.0%})")
-    if not sentences:
-        return f"Line chart of {what} by month: no data for this selection."
-    return f"Line chart of {what} by month. " + "; ".join(sentences) + "."
 
 
 def describe_intervals(frame: pd.DataFrame, category: str, rate: str, lower: str, upper: str, what: str) -> str:

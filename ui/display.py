@@ -4,7 +4,7 @@ the SPC and funnel sections with their words, captions and table alternatives.""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import numpy as np
@@ -13,7 +13,7 @@ import streamlit as st
 
 from metrics import contract
 from metrics.catalogue import Catalogue, Entitlement
-from metrics.funnel import FUNNEL_BANDS, FunnelResult
+from metrics.funnel import FUNNEL_BANDS, FunnelResult, funnel
 from metrics.rates import format_rate
 from metrics.spc import MIN_POINTS_SPC, POINT_TYPES
 from metrics.summaries import SeriesSpc
@@ -363,6 +363,47 @@ def spc_grid(items: Sequence[SeriesSpc], *, key: str, what: str, definitions: di
             with cell, st.container(border=True):
                 spc_chart(item, key=f"{key}_{item.code}", what=what, definition=definitions.get(item.code, ""),
                           context=context, panels=panels, actions=actions)
+
+
+BREAKDOWN_TABS = (("District", "district"), ("Command area", "command_area"),
+                  ("Offence group", "offence_group"), ("Standard or enhanced", "victim_type"))
+_UNITS = {"district": ("District", "districts"), "command_area": ("Command area", "command areas")}
+
+
+def breakdown_tabs(source: pd.DataFrame, *, rate: str, numerator: str, denominator: str, what: str,
+                   definition: str, context: str, count_word: str, key: str, reference: float | None,
+                   table: Callable[[pd.DataFrame, str], None]) -> None:
+    """One tab per breakdown: districts and command areas as funnel plots, the rest as alphabetical rates with
+    95% intervals against the selection's rate. Never ranked. `table(rows, title)` draws each tab's table."""
+    st.caption("Districts and command areas are compared with a funnel plot; offence groups and victim types as "
+               "rates with 95% intervals, listed alphabetically. Nothing is ranked.")
+    for tab, (title, breakdown) in zip(st.tabs([t for t, _ in BREAKDOWN_TABS]), BREAKDOWN_TABS):
+        with tab:
+            rows = source[(source["breakdown"] == breakdown) & (source[denominator] > 0)].copy()
+            rows["level_label"] = rows["level"].map(contract.label)
+            rows = rows.sort_values("level_label")
+            if rows.empty:
+                st.caption(f"No eligible {count_word} in this selection.")
+                continue
+            if breakdown in _UNITS:
+                unit_word, units_word = _UNITS[breakdown]
+                result = funnel(rows.rename(columns={"level_label": "unit"}), unit="unit", numerator=numerator,
+                                denominator=denominator, order="alphabetical")
+                funnel_section(result, key=f"{key}_{breakdown}", what=what, unit_word=unit_word,
+                               units_word=units_word, definition=definition, context=context)
+                continue
+            st.caption("Each point is a rate with its 95% interval; the dashed line is the rate for the whole "
+                       "selection. Where intervals overlap the line, the difference may be chance.")
+            alt = charts.describe_intervals(rows, "level_label", rate, f"{rate}_lower", f"{rate}_upper",
+                                            f"{what} by {breakdown.replace('_', ' ')}")
+            st.plotly_chart(charts.interval_figure(rows, "level_label", rate, f"{rate}_lower", f"{rate}_upper",
+                                                   numerator, denominator, reference=reference,
+                                                   reference_label="All in selection"),
+                            alt=alt, config={"displaylogo": False}, key=f"{key}_{breakdown}")
+            st.caption(f"{definition}. {context}; n = {int(rows[denominator].sum()):,} {count_word}.")
+            with st.expander("The chart in words, and as a table"):
+                st.text(alt)
+                table(rows, title)
 
 
 def funnel_section(result: FunnelResult, *, key: str, what: str, unit_word: str, units_word: str,
