@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 import streamlit as st
 
+from data_access.audit import default_audit_path
 from data_access.queries import dimension_values
 from data_access.schema import SCHEMA_VERSION
 from data_access.store import Store, StoreError, open_store
@@ -40,6 +41,8 @@ class PageContext:
     store_key: str  # identifies the store's contents, for caches: path and build time
     catalogue: Catalogue
     role: str
+    user: str  # who is looking, for the audit trail (the signed-in identity, or the demo's stand-in)
+    audit_db: Path  # the audit trail's own file (data_access.audit)
     filters: Filters | None = None  # set once the sidebar filters have been drawn
 
 
@@ -100,9 +103,17 @@ def _load_catalogue(path_text: str, modified_ns: int) -> Catalogue:
     return load_catalogue(path_text)
 
 
+DEMO_ROLE_KEY = "vcd_demo_role"  # session key of the demo's role switcher (tests set it to act as a role)
+
+
 def _current_role() -> str:
-    # Sign-in and the role switcher arrive with the access-control issue; this is the hook they fill.
-    return access.DEMO_ROLE
+    # Sign-in arrives with the access-control issue; until then the demo's role switcher decides.
+    role = st.session_state.get(DEMO_ROLE_KEY, access.DEMO_ROLE)
+    return role if role in access.ROLES else access.DEMO_ROLE
+
+
+def _current_user(role: str) -> str:
+    return f"demo user ({role})"
 
 
 def start() -> PageContext:
@@ -130,8 +141,10 @@ def start() -> PageContext:
         st.warning("**Synthetic demonstration data.** Every figure on this page comes from generated records "
                    "for a fictional force modelled on Essex Police; no real victim is described.",
                    icon=":material/science:")
+    role = _current_role()
     return PageContext(store=store, store_key=f"{store.path}|{store.meta.built_at}",
-                       catalogue=catalogue, role=_current_role())
+                       catalogue=catalogue, role=role, user=_current_user(role),
+                       audit_db=default_audit_path(store.path))
 
 
 def navigation_pages(ctx: PageContext) -> list:
@@ -196,7 +209,7 @@ def sidebar_filters(ctx: PageContext) -> PageContext:
         as_of=meta.data_as_of,
         selections={k: tuple(v) for k, v in selections.items()},
     )
-    context = PageContext(ctx.store, ctx.store_key, ctx.catalogue, ctx.role, filters)
+    context = replace(ctx, filters=filters)
     st.session_state[_CONTEXT_KEY] = context
     return context
 
