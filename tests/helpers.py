@@ -97,3 +97,33 @@ def counts_of(frame: pd.DataFrame, entitlement: str, breakdown: str = "total", l
 def expect(eligible=0, delivered=0, delivered_on_time=0, eligible_timed=0, not_yet_due=0, not_applicable=0) -> dict:
     return {"eligible": eligible, "delivered": delivered, "delivered_on_time": delivered_on_time,
             "eligible_timed": eligible_timed, "not_yet_due": not_yet_due, "not_applicable": not_applicable}
+
+
+TEST_AUTH_SECRETS = {
+    "auth": {"redirect_uri": "https://vcd.force.example/oauth2callback", "cookie_secret": "x" * 32,
+             "client_id": "test-client", "client_secret": "test-secret",
+             "server_metadata_url": "https://login.force.example/tenant/v2.0/.well-known/openid-configuration"},
+}
+PRODUCTION_HOSTS = {"server.corsAllowedOrigins": ["https://vcd.force.example"],
+                    "server.allowedHosts": ["vcd.force.example"]}
+
+
+def sign_in(monkeypatch, *roles: str, email: str = "analyst@force.example", issued_seconds_ago: int = 60,
+            secrets: dict | None = None, claims: dict | None = None) -> dict:
+    """Run AppTests as a user signed in through the identity provider, with these roles in the token.
+
+    Streamlit's st.user cannot be signed in without a real provider, so the one function that reads it
+    (ui.identity.current_claims) and the secrets are replaced; everything after them runs as in production,
+    including the start-up settings check (given the force's host names, which config.toml cannot know)."""
+    import time
+
+    import streamlit as st
+
+    now = int(time.time())
+    token = {"email": email, "roles": list(roles), "iat": now - issued_seconds_ago, "exp": now + 3600,
+             **(claims or {})}
+    monkeypatch.setattr("ui.identity.secrets_mapping", lambda: {**TEST_AUTH_SECRETS, **(secrets or {})})
+    monkeypatch.setattr("ui.identity.current_claims", lambda: token)
+    real_get_option = st.get_option
+    monkeypatch.setattr(st, "get_option", lambda name: PRODUCTION_HOSTS.get(name) or real_get_option(name))
+    return token

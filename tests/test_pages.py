@@ -61,10 +61,13 @@ def fixture_store(tmp_path_factory) -> Path:
     return build_store(path, FIXTURE, data_as_of=date(2025, 3, 31), is_demo=True, source="test fixture")
 
 
-def run_app(monkeypatch, store: Path | None, page: str | None = None, **query) -> AppTest:
+def run_app(monkeypatch, store: Path | None, page: str | None = None, *, role: str | None = None,
+            **query) -> AppTest:
     if store is not None:
         monkeypatch.setenv("VCD_STORE", str(store))
     at = AppTest.from_file(APP, default_timeout=120)
+    if role is not None:
+        at.session_state["vcd_demo_role"] = role
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
@@ -98,7 +101,7 @@ def test_board_overview_shows_all_12_rights_with_hand_worked_rates(monkeypatch, 
     assert "On time: **50.0%** (1 of 2 with a timescale)" in page  # Right 4 and Right 6 both 1 of 2
     assert "Nothing under this right is measured from police records" in page  # Right 10
     assert "No eligible instances" in page  # Right 7 has only a not-applicable instance
-    assert "Synthetic demonstration data" in page
+    assert "Demo mode: synthetic data" in page
 
 
 def test_rights_compliance_defaults_to_right_4_with_its_figures(monkeypatch, fixture_store):
@@ -211,7 +214,7 @@ def test_with_no_store_configured_the_demo_is_built_and_every_page_says_it_is_sy
     at = run_app(monkeypatch, None, page)
     assert not at.exception
     assert not at.error
-    assert any("Synthetic demonstration data" in w.value for w in at.warning)
+    assert any("Demo mode: synthetic data" in w.value for w in at.warning)
     assert (demo_dir / "demo.duckdb").exists()
     assert any(v.endswith("%") for values in metric_values(at).values() for v in values)  # real rates shown
 
@@ -242,8 +245,7 @@ def test_keeping_informed_shows_the_overdue_list_to_victim_services_only(monkeyp
     # The fixture has no contacts: v1 (reported 3 Mar) and v2 (5 Mar) are open and investigated, with no update
     # since the report, as of 31 Mar: 28 and 26 days, not more than the default 28, so nobody is overdue.
     assert "0 victims of open, investigated cases" in texts(at)
-    monkeypatch.setattr("ui.frame._current_role", lambda: "action_group")
-    at = run_app(monkeypatch, fixture_store, "pages/keeping_informed.py")
+    at = run_app(monkeypatch, fixture_store, "pages/keeping_informed.py", role="action_group")
     assert not at.exception
     assert "shown to victim services only" in texts(at)
     assert not any("Days overdue" in df.value.columns for df in at.dataframe)

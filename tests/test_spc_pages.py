@@ -48,7 +48,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from helpers import case, ent, tables, victim
+from helpers import case, ent, sign_in, tables, victim
 from data_access.store import build_store
 
 pytestmark = pytest.mark.app
@@ -107,6 +107,7 @@ def targets_file(tmp_path) -> Path:
 
 
 def run(monkeypatch, store: Path, page: str | None = None, targets: Path | None = None, **query) -> AppTest:
+    sign_in(monkeypatch, "victim_services")  # the fixture is not demo data, so it opens only after sign-in
     monkeypatch.setenv("VCD_STORE", str(store))
     if targets is not None:
         monkeypatch.setenv("VCD_TARGETS", str(targets))

@@ -23,7 +23,8 @@ from data_access.store import Store, StoreError, open_store
 from metrics import contract
 from metrics.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
 from metrics.filters import DIMENSIONS, Filters, add_months, default_period
-from ui import access
+from ui import access, identity
+from ui.hardening import config_problems
 
 __all__ = ["PageContext", "start", "sidebar_filters", "page_context", "navigation_pages", "right_from_url"]
 
@@ -52,17 +53,12 @@ def _fail(message: str) -> None:
     st.stop()
 
 
-def _configured_store_path() -> Path | None:
+def _configured_store_path(secrets) -> Path | None:
     env = os.environ.get("VCD_STORE")
     if env:
         return Path(env).expanduser()
-    try:
-        path = st.secrets.get("store", {}).get("path")
-    except (FileNotFoundError, KeyError, AttributeError):  # no secrets file at all
-        path = None
-    except Exception:  # noqa: BLE001 - a malformed secrets file must not break the page
-        log.warning("could not read .streamlit/secrets.toml; ignoring it")
-        path = None
+    store = secrets.get("store") or {}
+    path = store.get("path") if hasattr(store, "get") else None
     return Path(path).expanduser() if path else None
 
 
@@ -103,21 +99,53 @@ def _load_catalogue(path_text: str, modified_ns: int) -> Catalogue:
     return load_catalogue(path_text)
 
 
-DEMO_ROLE_KEY = "vcd_demo_role"  # session key of the demo's role switcher (tests set it to act as a role)
+DEMO_ROLE_KEY = "vcd_demo_role"  # session key of the role switcher (tests set it to act as a role)
 
 
-def _current_role() -> str:
-    # Sign-in arrives with the access-control issue; until then the demo's role switcher decides.
-    role = st.session_state.get(DEMO_ROLE_KEY, access.DEMO_ROLE)
-    return role if role in access.ROLES else access.DEMO_ROLE
+def _check_server_settings(production: bool) -> None:
+    problems = config_problems(st.get_option, production=production)
+    for problem in problems:
+        log.warning("server setting: %s", problem)
+    if problems and production:
+        _fail("The dashboard will not run with unsafe server settings. Correct these in "
+              "`.streamlit/config.toml` and restart it:\n\n" + "\n".join(f"- {p}" for p in problems))
 
 
-def _current_user(role: str) -> str:
-    return f"demo user ({role})"
+_ROLE_WIDGET_KEY = "_vcd_role_choice"
+
+
+def _role_chosen(roles: tuple[str, ...]) -> None:
+    by_label = {identity.ROLE_LABELS[r]: r for r in roles}
+    st.session_state[DEMO_ROLE_KEY] = by_label.get(st.session_state.get(_ROLE_WIDGET_KEY), roles[0])
+
+
+def _acting_role(who: identity.Identity) -> str:
+    """The role this run acts as: the only one the identity has, or the one chosen in the sidebar.
+
+    The role itself is kept under DEMO_ROLE_KEY; the widget shows its label (its own key), so the
+    choice survives page switches and tests can set the role directly."""
+    if len(who.roles) == 1:
+        return who.roles[0]
+    default = access.DEMO_ROLE if who.demo else who.roles[0]  # signed in: least privileged first
+    role = st.session_state.get(DEMO_ROLE_KEY)
+    role = role if role in who.roles else default
+    st.session_state[DEMO_ROLE_KEY] = role
+    st.session_state[_ROLE_WIDGET_KEY] = identity.ROLE_LABELS[role]
+    st.sidebar.selectbox(
+        "Demo role" if who.demo else "Acting as", [identity.ROLE_LABELS[r] for r in who.roles],
+        key=_ROLE_WIDGET_KEY, on_change=_role_chosen, args=(who.roles,),
+        help="Demo mode has no sign-in: choose a role to see the dashboard as that audience does."
+        if who.demo else "You hold more than one role; each page shows what the chosen role may see.")
+    return role
 
 
 def start() -> PageContext:
-    """Resolve the catalogue, the store and the role for this run; stop with a message if any is unusable."""
+    """Resolve who is looking, the catalogue, the store and the role for this run; stop with a message if
+    any is unusable. Nothing is read from the store before the identity is settled."""
+    secrets = identity.secrets_mapping()
+    settings = identity.auth_settings(secrets, APP_DIR)
+    _check_server_settings(production=settings.configured)
+    who = identity.resolve_identity(settings, DEMO_ROLE_KEY)
     catalogue_path = Path(os.environ.get("VCD_CATALOGUE", DEFAULT_CATALOGUE_PATH))
     try:
         catalogue = _load_catalogue(str(catalogue_path), catalogue_path.stat().st_mtime_ns if catalogue_path.exists() else 0)
@@ -125,7 +153,7 @@ def start() -> PageContext:
         log.error("catalogue invalid: %s", exc)
         _fail(f"The Victims' Code catalogue ({catalogue_path.name}) has mistakes, so no figures can be shown. "
               "Correct these and reload the page:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
-    configured = _configured_store_path()
+    configured = _configured_store_path(secrets)
     try:
         path = configured if configured is not None else Path(_ensure_demo_store(str(_demo_store_path())))
         store = _open_cached(str(path), path.stat().st_mtime_ns if path.exists() else 0)
@@ -137,13 +165,23 @@ def start() -> PageContext:
         _fail(f"The dashboard cannot open its data store: {exc.strerror or exc.__class__.__name__}.")
     if store.meta.schema_version != SCHEMA_VERSION:  # pragma: no cover - open_store already refuses
         _fail("The data store was built for another version of the dashboard.")
-    if store.meta.is_demo:
+    if who.demo and not store.meta.is_demo:
+        log.error("refused to open a store of real data without sign-in: %s", store.path)
+        _fail("This store holds real data, and sign-in is not configured, so the dashboard will not show it. "
+              "Configure sign-in (see README, 'Sign-in and roles'), or remove the store setting to run on the "
+              "synthetic demo data.")
+    role = _acting_role(who)
+    if who.demo:
+        st.warning(f"**Demo mode: synthetic data, no sign-in.** Every figure comes from generated records for a "
+                   f"fictional force modelled on Essex Police; no real victim is described. You are seeing the "
+                   f"dashboard as the **{identity.ROLE_LABELS[role]}** role: switch roles in the sidebar.",
+                   icon=":material/science:")
+    elif store.meta.is_demo:
         st.warning("**Synthetic demonstration data.** Every figure on this page comes from generated records "
                    "for a fictional force modelled on Essex Police; no real victim is described.",
                    icon=":material/science:")
-    role = _current_role()
     return PageContext(store=store, store_key=f"{store.path}|{store.meta.built_at}",
-                       catalogue=catalogue, role=role, user=_current_user(role),
+                       catalogue=catalogue, role=role, user=f"demo user ({role})" if who.demo else who.user,
                        audit_db=default_audit_path(store.path))
 
 

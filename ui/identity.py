@@ -1,0 +1,281 @@
+"""Who is looking: the signed-in identity and its roles, or the demo's stand-in.
+
+With an identity provider configured (an `[auth]` section in `.streamlit/secrets.toml`), everyone signs in
+with `st.login` (OpenID Connect; typically the force's Microsoft Entra ID tenant). Roles come from the ID
+token's `roles` claim (Entra app roles whose values are the role names) and from an optional mapping file
+of email addresses and groups to roles. Anyone with no role sees nothing but a page saying so.
+
+With no identity provider the app runs in demo mode: a role switcher stands in for sign-in, and the
+frame refuses to open any store that does not hold the synthetic demo data.
+
+The functions that decide (`roles_from_claims`, `session_problem`, `load_role_mapping`) are pure, so the
+rules are tested without a browser; `current_claims` is the one place that reads `st.user`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import streamlit as st
+import yaml
+
+from ui import access
+
+__all__ = ["Identity", "RoleMapping", "RoleMappingError", "ROLE_LABELS", "DEFAULT_MAX_SESSION_HOURS",
+           "auth_settings", "load_role_mapping", "roles_from_claims", "session_problem", "user_name",
+           "current_claims", "resolve_identity"]
+
+log = logging.getLogger(__name__)
+
+ROLE_LABELS = {"board": "Board", "action_group": "Action group", "victim_services": "Victim services",
+               "admin": "Administrator"}
+DEFAULT_MAX_SESSION_HOURS = 8.0  # one working shift; then the user signs in again
+_REQUIRED_AUTH_KEYS = ("redirect_uri", "cookie_secret")
+_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: str  # email, or the token's subject when it has no email
+    roles: tuple[str, ...]  # every role this identity may act as, least privileged first
+    demo: bool  # no identity provider: the demo's role switcher decides
+
+
+@dataclass(frozen=True)
+class RoleMapping:
+    """Roles granted by email address (lower case) and by group (as the token's `groups` claim names it)."""
+    users: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    source: str = ""
+
+
+class RoleMappingError(Exception):
+    def __init__(self, source: str, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    configured: bool  # an identity provider is set up: sign-in is required
+    provider: str | None  # the [auth.<provider>] section to sign in with, or None for [auth] itself
+    problems: tuple[str, ...]  # an [auth] section that cannot work, in words
+    role_mapping: Path | None
+    max_session_hours: float
+
+
+def _ordered(roles) -> tuple[str, ...]:
+    wanted = set(roles)
+    return tuple(r for r in access.ROLES if r in wanted)
+
+
+def auth_settings(secrets: Mapping, app_dir: Path) -> AuthSettings:
+    """Read the [auth] and [access] sections of the secrets (a mapping, so tests can pass a dict)."""
+    auth = secrets.get("auth") or {}
+    settings = secrets.get("access") or {}
+    problems: list[str] = []
+    provider = None
+    if auth:
+        problems += [f"[auth] has no {key}" for key in _REQUIRED_AUTH_KEYS if not auth.get(key)]
+        providers = [name for name, value in auth.items() if isinstance(value, Mapping)]
+        provider = settings.get("provider") or (providers[0] if len(providers) == 1 else None)
+        section = auth.get(provider) if provider else auth
+        if provider and not isinstance(section, Mapping):
+            problems.append(f"[access] provider = {provider!r} but there is no [auth.{provider}] section")
+            section = {}
+        problems += [f"[auth{'.' + provider if provider else ''}] has no {key}" for key in _PROVIDER_KEYS
+                     if not section.get(key)]
+    mapping_text = settings.get("role_mapping")
+    mapping = Path(mapping_text).expanduser() if mapping_text else None
+    if mapping is not None and not mapping.is_absolute():
+        mapping = app_dir / mapping
+    try:
+        hours = float(settings.get("max_session_hours", DEFAULT_MAX_SESSION_HOURS))
+    except (TypeError, ValueError):
+        hours = -1
+    if not 0 < hours <= 24:
+        problems.append("[access] max_session_hours must be a number of hours from 0 to 24")
+        hours = DEFAULT_MAX_SESSION_HOURS
+    return AuthSettings(bool(auth), provider, tuple(problems), mapping, hours)
+
+
+def load_role_mapping(path: Path) -> RoleMapping:
+    """The mapping file (YAML: `users:` email -> roles, `groups:` group -> roles); every problem named."""
+    source = path.name
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise RoleMappingError(source, ["the file does not exist"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RoleMappingError(source, [f"the file cannot be read ({exc.__class__.__name__})"]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise RoleMappingError(source, [f"it is not valid YAML{where}"]) from None
+    if not isinstance(raw, Mapping):
+        raise RoleMappingError(source, ["expected `users:` and `groups:` sections"])
+    problems = [f"unknown section {key!r} (expected users, groups, version)" for key in raw
+                if key not in ("users", "groups", "version")]
+    parsed: dict[str, dict[str, tuple[str, ...]]] = {}
+    for section in ("users", "groups"):
+        entries = raw.get(section) or {}
+        if not isinstance(entries, Mapping):
+            problems.append(f"{section}: expected a list of `name: [role, ...]` entries")
+            continue
+        parsed[section] = {}
+        for name, roles in entries.items():
+            roles = [roles] if isinstance(roles, str) else roles
+            if not isinstance(roles, list) or not roles:
+                problems.append(f"{section} {name!r}: expected a list of roles")
+                continue
+            unknown = [r for r in roles if r not in access.ROLES]
+            if unknown:
+                problems.append(f"{section} {name!r}: unknown role(s) {', '.join(map(str, unknown))} "
+                                f"(roles are {', '.join(access.ROLES)})")
+            if section == "users" and not _EMAIL_RE.match(str(name)):
+                problems.append(f"users {name!r}: not an email address")
+            key = str(name).strip().lower() if section == "users" else str(name).strip()
+            parsed[section][key] = _ordered(r for r in roles if r in access.ROLES)
+    if problems:
+        raise RoleMappingError(source, problems)
+    return RoleMapping(parsed.get("users", {}), parsed.get("groups", {}), source)
+
+
+def user_name(claims: Mapping) -> str:
+    for claim in ("email", "preferred_username", "upn", "sub"):
+        value = claims.get(claim)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:200]
+    return "unknown user"
+
+
+def _as_list(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def roles_from_claims(claims: Mapping, mapping: RoleMapping | None = None) -> tuple[str, ...]:
+    """Every role the token grants: its `roles` claim, plus the mapping file's entries for its email and
+    groups. Anything unrecognised grants nothing (default deny)."""
+    granted = set(r for r in _as_list(claims.get("roles")) if r in access.ROLES)
+    if mapping is not None:
+        for claim in ("email", "preferred_username", "upn"):
+            for name in _as_list(claims.get(claim)):
+                granted.update(mapping.users.get(name.strip().lower(), ()))
+        for group in _as_list(claims.get("groups")):
+            granted.update(mapping.groups.get(group, ()))
+    return _ordered(granted)
+
+
+def session_problem(claims: Mapping, now: datetime, max_hours: float) -> str | None:
+    """Why this signed-in session must end (older than the maximum age, or its token expired), or None."""
+    now_s = now.timestamp()
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if not isinstance(issued, (int, float)):
+        return "the sign-in has no issue time"
+    if now_s - issued > max_hours * 3600:
+        return f"the sign-in is more than {max_hours:g} hours old"
+    if isinstance(expires, (int, float)) and now_s >= expires:
+        return "the sign-in token has expired"
+    return None
+
+
+def current_claims() -> Mapping | None:
+    """The signed-in user's ID-token claims, or None when nobody is signed in. The one place reading st.user."""
+    try:
+        if not st.user.is_logged_in:
+            return None
+    except AttributeError:  # no [auth] configured: st.user has no is_logged_in
+        return None
+    return st.user.to_dict()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _cached_mapping(path_text: str, modified_ns: int) -> RoleMapping:
+    return load_role_mapping(Path(path_text))
+
+
+def resolve_identity(settings: AuthSettings, demo_role_key: str) -> Identity:
+    """The identity for this run. Stops the run with the sign-in page, or a plain message, when there is none."""
+    if not settings.configured:
+        return Identity("demo user", access.ROLES, demo=True)
+    if settings.problems:
+        log.error("sign-in misconfigured: %s", "; ".join(settings.problems))
+        _stop_with("Sign-in is configured in `.streamlit/secrets.toml` but cannot work: "
+                   + "; ".join(settings.problems) + ". An administrator must correct it.")
+    claims = current_claims()
+    if claims is None:
+        _sign_in_page(settings)
+    problem = session_problem(claims, datetime.now(timezone.utc), settings.max_session_hours)
+    if problem:
+        log.info("ending a session: %s", problem)
+        st.logout()
+        st.stop()
+    mapping = None
+    if settings.role_mapping is not None:
+        path = settings.role_mapping
+        try:
+            mapping = _cached_mapping(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+        except RoleMappingError as exc:
+            log.error("role mapping unusable: %s", exc)
+            _stop_with(f"The role mapping file has mistakes, so nobody's role can be decided: "
+                       f"{'; '.join(exc.problems)}. An administrator must correct it.")
+    user = user_name(claims)
+    roles = roles_from_claims(claims, mapping)
+    if not roles:
+        log.warning("signed-in user has no role")
+        _no_role_page(user)
+    return Identity(user, roles, demo=False)
+
+
+def _stop_with(message: str) -> None:
+    st.navigation([st.Page(lambda: st.error(message, icon=":material/error:"), title="Unavailable",
+                           url_path="unavailable", default=True)])
+    st.error(message, icon=":material/error:")
+    st.stop()
+
+
+def _sign_in_page(settings: AuthSettings) -> None:
+    """The only page anyone who is not signed in can reach."""
+    def page() -> None:
+        st.title("Victims' Code compliance")
+        st.write("This dashboard holds information about victims of crime. Sign in with your force account "
+                 "to continue.")
+        if st.button("Sign in", type="primary", icon=":material/login:"):
+            st.login(settings.provider) if settings.provider else st.login()
+
+    st.navigation([st.Page(page, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)]).run()
+    st.stop()
+
+
+def _no_role_page(user: str) -> None:
+    def page() -> None:
+        st.title("No access yet")
+        st.write(f"You are signed in as {user}, but no role in this dashboard has been given to you. Ask the "
+                 "dashboard's administrator for the board, action group or victim services role.")
+        st.button("Sign out", on_click=st.logout, icon=":material/logout:")
+
+    st.navigation([st.Page(page, title="No access", icon=":material/lock:", url_path="no-access",
+                           default=True)]).run()
+    st.stop()
+
+
+def secrets_mapping() -> Mapping:
+    """st.secrets as a plain mapping; an absent or unreadable secrets file reads as empty (demo mode)."""
+    try:
+        return {key: st.secrets[key] for key in st.secrets}
+    except FileNotFoundError:
+        return {}
+    except Exception:  # noqa: BLE001 - a malformed secrets file: say so in the log, run as if absent
+        log.warning("could not read .streamlit/secrets.toml; running without sign-in")
+        return {}
+
