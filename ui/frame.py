@@ -44,6 +44,8 @@ class PageContext:
     role: str
     user: str  # who is looking, for the audit trail (the signed-in identity, or the demo's stand-in)
     audit_db: Path  # the audit trail's own file (data_access.audit)
+    roles: tuple[str, ...] = ()  # every role the identity may act as
+    demo: bool = False  # demo mode: no sign-in, the role switcher decides
     filters: Filters | None = None  # set once the sidebar filters have been drawn
 
 
@@ -120,23 +122,26 @@ def _role_chosen(roles: tuple[str, ...]) -> None:
 
 
 def _acting_role(who: identity.Identity) -> str:
-    """The role this run acts as: the only one the identity has, or the one chosen in the sidebar.
-
-    The role itself is kept under DEMO_ROLE_KEY; the widget shows its label (its own key), so the
-    choice survives page switches and tests can set the role directly."""
-    if len(who.roles) == 1:
-        return who.roles[0]
+    """The role this run acts as: the only one the identity has, or the one chosen in the sidebar (kept
+    under DEMO_ROLE_KEY, so the choice survives page switches and tests can set the role directly)."""
     default = access.DEMO_ROLE if who.demo else who.roles[0]  # signed in: least privileged first
     role = st.session_state.get(DEMO_ROLE_KEY)
     role = role if role in who.roles else default
     st.session_state[DEMO_ROLE_KEY] = role
-    st.session_state[_ROLE_WIDGET_KEY] = identity.ROLE_LABELS[role]
-    st.sidebar.selectbox(
-        "Demo role" if who.demo else "Acting as", [identity.ROLE_LABELS[r] for r in who.roles],
-        key=_ROLE_WIDGET_KEY, on_change=_role_chosen, args=(who.roles,),
-        help="Demo mode has no sign-in: choose a role to see the dashboard as that audience does."
-        if who.demo else "You hold more than one role; each page shows what the chosen role may see.")
     return role
+
+
+def _role_switcher(ctx: PageContext) -> None:
+    """Drawn after st.navigation, like the filters: a widget drawn before it changes identity between the
+    first run and the next, and the first choice made in it would be lost."""
+    if len(ctx.roles) < 2:
+        return
+    st.session_state[_ROLE_WIDGET_KEY] = identity.ROLE_LABELS[ctx.role]
+    st.selectbox(
+        "Demo role" if ctx.demo else "Acting as", [identity.ROLE_LABELS[r] for r in ctx.roles],
+        key=_ROLE_WIDGET_KEY, on_change=_role_chosen, args=(ctx.roles,),
+        help="Demo mode has no sign-in: choose a role to see the dashboard as that audience does."
+        if ctx.demo else "You hold more than one role; each page shows what the chosen role may see.")
 
 
 def start() -> PageContext:
@@ -182,11 +187,11 @@ def start() -> PageContext:
                    icon=":material/science:")
     return PageContext(store=store, store_key=f"{store.path}|{store.meta.built_at}",
                        catalogue=catalogue, role=role, user=f"demo user ({role})" if who.demo else who.user,
-                       audit_db=default_audit_path(store.path))
+                       audit_db=default_audit_path(store.path), roles=who.roles, demo=who.demo)
 
 
 def navigation_pages(ctx: PageContext) -> list:
-    return [st.Page(p.path, title=p.title, icon=p.icon, default=p.default, url_path=None if p.default else p.page_id)
+    return [st.Page(APP_DIR / p.path, title=p.title, icon=p.icon, default=p.default, url_path=None if p.default else p.page_id)
             for p in access.pages_for(ctx.role)]
 
 
@@ -221,6 +226,7 @@ def sidebar_filters(ctx: PageContext) -> PageContext:
     options = _dimension_values(ctx.store, ctx.store_key)
     defaults = {"period": default_period_value, **{name: [] for name in DIMENSIONS}}
     with st.sidebar:
+        _role_switcher(ctx)
         st.header("Filters", anchor=False)
         if len(months) > 1:
             period = st.select_slider("Period", options=months,
