@@ -1,10 +1,16 @@
 """Command line: `python -m data_access demo --db PATH [--cases N] [--start YYYY-MM] [--months M] [--seed S]`,
 `python -m data_access info --db PATH` and
-`python -m data_access import --db PATH [--user NAME] [--replace-demo] [--reload] [--as-of YYYY-MM-DD] FILE_OR_DIR...`.
+`python -m data_access import --db PATH [--user NAME] [--replace-demo] [--reload] [--as-of YYYY-MM-DD] FILE_OR_DIR...`
+and `python -m data_access purge --db PATH --closed-before YYYY-MM-DD [--user NAME] [--yes]`.
 
 Exit codes of import: 0 = imported, or nothing new to import (rows may have been rejected: see the summary);
 1 = refused (a bad file, a demo store, another import running): the store was not changed;
-2 = wrong command-line arguments; 3 = the import failed (e.g. a full disk): the store was not changed."""
+2 = wrong command-line arguments; 3 = the import failed (e.g. a full disk): the store was not changed.
+
+Exit codes of purge: 0 = purged, or nothing was due for erasure; 1 = not done: without --yes (the counts that
+would be erased are printed), another import or purge running, or not a store: the store was not changed;
+2 = wrong command-line arguments; 3 = the purge failed (e.g. the audit trail could not be written, a full disk):
+the store was not changed."""
 
 from __future__ import annotations
 
@@ -44,6 +50,14 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
+def _cut_off(text: str) -> date:
+    day = _day(text)
+    if day > date.today():
+        raise argparse.ArgumentTypeError(f"the cut-off date {text!r} is after today; a retention cut-off is a date "
+                                         "in the past")
+    return day
+
+
 def default_demo_start(months: int, today: date | None = None) -> date:
     """The first month of a demo period that ends with the last complete month before today."""
     return add_months((today or date.today()).replace(day=1), -months)
@@ -74,11 +88,25 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
                       help="the store's default as-of date (default: the latest event date in the data, at most today)")
     load.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="files named after contract tables, or folders")
+    purge = commands.add_parser(
+        "purge", help="erase cases closed before a date, with their victims and everything about them",
+        description="Retention: erase every closed case whose closed_at is before the cut-off date, with its "
+                    "victims, contacts, entitlements, referrals, surveys, complaints and the rejected import rows "
+                    "that mention them, by writing a new store without them. Without --yes, only prints the "
+                    "counts per table that would be erased. See docs/data-contract.md, 'Retention and erasure'.")
+    purge.add_argument("--db", required=True, help="the store file")
+    purge.add_argument("--closed-before", required=True, type=_cut_off, metavar="YYYY-MM-DD",
+                       help="erase cases closed before this date (the date itself is kept)")
+    purge.add_argument("--user", help="who is purging, for the erasure log and the audit trail "
+                                      "(default: the operating-system user)")
+    purge.add_argument("--yes", action="store_true", help="confirm: really erase (without it, nothing changes)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.command != "import" else logging.WARNING,
+    logging.basicConfig(level=logging.INFO if args.command not in ("import", "purge") else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "import":
         return _import(args)
+    if args.command == "purge":
+        return _purge(args)
 
     try:
         if args.command == "demo":
@@ -128,6 +156,31 @@ def _import(args: argparse.Namespace) -> int:
     if report.ok:
         print(report.message, file=out)
         return 0
+    print(f"error: {report.message}", file=sys.stderr)
+    return 1 if report.status == "refused" else 3
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from data_access.purge import purge_closed_cases
+
+    report = purge_closed_cases(args.db, args.closed_before, args.user, confirm=args.yes)
+    out = sys.stdout if report.ok else sys.stderr
+    print(f"Purge {report.purge_id} of {report.db_path} by {report.user}: cases closed before "
+          f"{report.closed_before:%Y-%m-%d}", file=out)
+    if report.counts:
+        print("  rows that would be erased, per table:" if report.status == "not_confirmed"
+              else "  rows erased, per table:", file=out)
+        for table, n in report.counts:
+            print(f"    {table:<16}{n:>12,}", file=out)
+    for note in report.notes:
+        print(f"  note: {note}", file=out)
+    if report.ok:
+        print(report.message, file=out)
+        return 0
+    if report.status == "not_confirmed":
+        print(report.message + (": to erase these rows, run the same command with --yes" if report.total else ""),
+              file=sys.stderr)
+        return 1
     print(f"error: {report.message}", file=sys.stderr)
     return 1 if report.status == "refused" else 3
 

@@ -11,7 +11,7 @@ from metrics import contract as c
 
 __all__ = ["SCHEMA_VERSION", "CONTRACT_TABLES", "IMPORT_TABLES", "schema_ddl", "FACTS_SQL", "LOAD_ORDER"]
 
-SCHEMA_VERSION = 2  # 2: import_log and import_rejects
+SCHEMA_VERSION = 3  # 2: import_log and import_rejects; 3: erasure_log
 
 
 def _in(column: str, values: tuple[str, ...], nullable: bool = True) -> str:
@@ -198,6 +198,18 @@ CREATE TABLE import_rejects (
     reason      VARCHAR NOT NULL,     -- every reason, in plain English, '; '-separated; no row data
     raw_row     VARCHAR NOT NULL,
     PRIMARY KEY (import_id, file_no, line)
+);
+
+-- Retention purges (data_access/purge.py): one row per table per purge. COUNTS ONLY: no ids, no row data.
+-- Carried across every later rebuild (imports copy tables they do not load).
+CREATE TABLE erasure_log (
+    purge_id      VARCHAR NOT NULL,
+    erased_at     TIMESTAMP NOT NULL, -- UTC
+    erased_by     VARCHAR NOT NULL,
+    closed_before DATE NOT NULL,      -- cases closed before this date were erased
+    table_name    VARCHAR NOT NULL,
+    rows_erased   BIGINT NOT NULL CHECK (rows_erased >= 0),
+    PRIMARY KEY (purge_id, table_name)
 );
 """
 

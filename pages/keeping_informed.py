@@ -9,6 +9,7 @@ from metrics import contract
 from metrics.contact_measures import contact_measure_rates
 from metrics.summaries import RIGHT_BREAKDOWNS, series_spc
 from ui import data, display
+from ui.auditing import audit_filters, recorded
 from ui.frame import page_context
 
 ctx = page_context("keeping_informed")
@@ -122,19 +123,23 @@ else:
     page_size = 50
     page = st.number_input("Page", min_value=1, value=1, step=1, key="overdue_page") - 1
     rows, total = overdue_updates(ctx.store, catalogue, filters, role=ctx.role, page=int(page), page_size=page_size)
-    st.caption(f"{total:,} victims of open, investigated cases whose last update is older than the frequency they "
-               f"agreed (or {settings.default_update_frequency_days} days), as of {filters.as_of:%d %b %Y}, most "
-               f"overdue first. The period filter does not apply here; the others do. Showing "
-               f"{min(total, page * page_size + 1):,} to {min(total, (page + 1) * page_size):,}.")
-    if len(rows):
-        rows = rows.assign(offence_group=rows["offence_group"].map(contract.label),
-                           victim_type=rows["victim_type"].map(contract.label))
-        st.dataframe(rows.rename(columns={
-            "victim_id": "Victim", "case_id": "Case", "district": "District", "team": "Team",
-            "offence_group": "Offence group", "victim_type": "Standard or enhanced", "report_date": "Reported",
-            "frequency_days": "Agreed every (days)", "last_update_date": "Last update",
-            "days_since_update": "Days since", "days_overdue": "Days overdue"}), hide_index=True,
-            alt="Table of victims overdue for an update, most overdue first")
+    # Shown only once the trail holds who saw which victims (DPA 2018 s.62: consultation).
+    if recorded(ctx, "view_case_level", "keeping_informed", "list of victims",
+                filters=audit_filters(filters, list="overdue_updates", page=int(page) + 1),
+                ids=[str(v) for v in rows["victim_id"]], row_count=len(rows)):
+        st.caption(f"{total:,} victims of open, investigated cases whose last update is older than the frequency they "
+                   f"agreed (or {settings.default_update_frequency_days} days), as of {filters.as_of:%d %b %Y}, most "
+                   f"overdue first. The period filter does not apply here; the others do. Showing "
+                   f"{min(total, page * page_size + 1):,} to {min(total, (page + 1) * page_size):,}.")
+        if len(rows):
+            rows = rows.assign(offence_group=rows["offence_group"].map(contract.label),
+                               victim_type=rows["victim_type"].map(contract.label))
+            st.dataframe(rows.rename(columns={
+                "victim_id": "Victim", "case_id": "Case", "district": "District", "team": "Team",
+                "offence_group": "Offence group", "victim_type": "Standard or enhanced", "report_date": "Reported",
+                "frequency_days": "Agreed every (days)", "last_update_date": "Last update",
+                "days_since_update": "Days since", "days_overdue": "Days overdue"}), hide_index=True,
+                alt="Table of victims overdue for an update, most overdue first")
 
 st.markdown("#### Definitions")
 for measure in catalogue.contact_measures:

@@ -160,7 +160,7 @@ def test_a_clean_import_of_every_table_creates_a_store_the_dashboard_opens(tmp_p
     store = open_store(db)
     try:
         meta = store.meta
-        assert meta.schema_version == SCHEMA_VERSION == 2 and meta.is_demo is False
+        assert meta.schema_version == SCHEMA_VERSION == 3 and meta.is_demo is False
         assert meta.data_as_of == date(2025, 5, 1)  # the latest event date: C2 closed on 1 May 2025
         assert (meta.first_month, meta.last_month) == (date(2025, 3, 1), date(2025, 3, 1))
         facts = store.query("SELECT delivery_id, outcome, victim_type, district, command_area, team "
@@ -962,7 +962,7 @@ def test_a_version_1_store_is_carried_across_and_upgraded(tmp_path):
     con.close()
     report = import_files(db, [write(tmp_path / "in", "victims.csv", "victim_id,case_id\nV2,C1\n")], "t")
     assert report.status == "committed"
-    assert "the store's layout was upgraded from version 1 to 2" in report.notes
+    assert "the store's layout was upgraded from version 1 to 3" in report.notes
     assert counts(db)["victims"] == 2 and counts(db)["entitlements"] == 1
 
 

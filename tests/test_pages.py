@@ -255,3 +255,31 @@ def test_keeping_informed_shows_the_overdue_list_to_victim_services_only(monkeyp
     assert not at.exception
     assert "shown to victim services only" in texts(at)
     assert not any("Days overdue" in df.value.columns for df in at.dataframe)
+
+
+def test_the_overdue_list_is_recorded_in_the_audit_trail_before_it_is_shown(monkeypatch, fixture_store):
+    from data_access.audit import default_audit_path, read_events
+
+    trail = default_audit_path(fixture_store)
+    before = len(read_events(trail, role="admin")) if trail.exists() else 0
+    at = run_app(monkeypatch, fixture_store, "pages/keeping_informed.py", role="victim_services")
+    events = read_events(trail, role="admin")
+    assert len(events) == before + 1
+    latest = events.iloc[0]
+    assert (latest["action"], latest["page"], latest["role"], latest["row_count"]) == \
+        ("view_case_level", "keeping_informed", "victim_services", 0)  # nobody is overdue in the fixture
+    assert latest["filters"]["list"] == "overdue_updates"
+    assert "0 victims of open, investigated cases" in texts(at)
+
+
+def test_when_the_audit_trail_cannot_be_written_the_overdue_list_is_not_shown(monkeypatch, fixture_store):
+    from data_access import audit
+
+    def refuse(*args, **kwargs):
+        raise audit.AuditError("the audit file cannot be written")
+
+    monkeypatch.setattr(audit, "record", refuse)
+    at = run_app(monkeypatch, fixture_store, "pages/keeping_informed.py", role="victim_services")
+    assert not at.exception
+    assert "victims of open, investigated cases" not in texts(at)
+    assert any("could not record this list of victims" in e.value for e in at.error)

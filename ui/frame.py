@@ -89,7 +89,9 @@ def _ensure_demo_store(path_text: str) -> str:
     return path_text
 
 
-@st.cache_resource(show_spinner=False, max_entries=4, on_release=lambda store: store.close())
+# One entry: when an import or purge replaces the file, the old version's connection is closed, so erased data
+# does not stay readable through it.
+@st.cache_resource(show_spinner=False, max_entries=1, on_release=lambda store: store.close())
 def _open_cached(path_text: str, modified_ns: int) -> Store:
     """One hardened read-only connection per store file version, shared by all sessions."""
     return open_store(path_text)
@@ -161,7 +163,8 @@ def start() -> PageContext:
     configured = _configured_store_path(secrets)
     try:
         path = configured if configured is not None else Path(_ensure_demo_store(str(_demo_store_path())))
-        store = _open_cached(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+        version = path.stat().st_mtime_ns if path.exists() else 0
+        store = _open_cached(str(path), version)
     except StoreError as exc:
         log.error("store unusable: %s", exc)
         _fail(f"The dashboard cannot open its data store. {exc}")
@@ -185,7 +188,8 @@ def start() -> PageContext:
         st.warning("**Synthetic demonstration data.** Every figure on this page comes from generated records "
                    "for a fictional force modelled on Essex Police; no real victim is described.",
                    icon=":material/science:")
-    return PageContext(store=store, store_key=f"{store.path}|{store.meta.built_at}",
+    # The file's modification time as well as its build time: two imports can finish within one second.
+    return PageContext(store=store, store_key=f"{store.path}|{store.meta.built_at}|{version}",
                        catalogue=catalogue, role=role, user=f"demo user ({role})" if who.demo else who.user,
                        audit_db=default_audit_path(store.path), roles=who.roles, demo=who.demo)
 
