@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from metrics.catalogue import Catalogue
 from metrics.filters import DIMENSIONS, Filters, filter_clauses
 
-__all__ = ["BREAKDOWNS", "COUNT_COLUMNS", "breakdown_grouping", "compliance_counts_sql", "not_applicable_sql"]
+__all__ = ["BREAKDOWNS", "COUNT_COLUMNS", "COUNTS_SQL", "breakdown_grouping", "classified_ctes", "compliance_counts_sql",
+           "not_applicable_sql"]
 
 # Breakdown name -> (the column rows are grouped by, '' for the total; SQL giving the level as text).
 BREAKDOWNS: dict[str, tuple[str, str]] = {
@@ -44,7 +45,7 @@ def _timescales_cte(catalogue: Catalogue, codes: Sequence[str] | None, params: d
     return "timescales (entitlement, right_no, standard_days, enhanced_days) AS (\n    VALUES " + ",\n           ".join(rows) + "\n)"
 
 
-def _classified_ctes(catalogue: Catalogue, filters: Filters, codes: Sequence[str] | None, params: dict) -> str:
+def classified_ctes(catalogue: Catalogue, filters: Filters, codes: Sequence[str] | None, params: dict) -> str:
     return f"""WITH
 {_timescales_cte(catalogue, codes, params)},
 -- step 1: the instances in the period and filters, with the working days this victim is allowed
@@ -99,6 +100,15 @@ def breakdown_grouping(names: Sequence[str], params: dict, keys: Sequence[str] =
     return ", ".join(sets), breakdown_expr, level_expr
 
 
+# The six counts, from each instance's status (see classified_ctes); the pivot uses the same expressions.
+COUNTS_SQL = """count(*) FILTER (WHERE status IN ('delivered', 'not_delivered'))                              AS eligible,
+       count(*) FILTER (WHERE status = 'delivered')                                                  AS delivered,
+       count(*) FILTER (WHERE on_time)                                                               AS delivered_on_time,
+       count(*) FILTER (WHERE status IN ('delivered', 'not_delivered') AND days_allowed IS NOT NULL) AS eligible_timed,
+       count(*) FILTER (WHERE status = 'not_yet_due')                                                AS not_yet_due,
+       count(*) FILTER (WHERE status = 'not_applicable')                                             AS not_applicable"""
+
+
 def compliance_counts_sql(
     catalogue: Catalogue,
     filters: Filters,
@@ -115,19 +125,14 @@ def compliance_counts_sql(
     if unknown or not breakdowns:
         raise ValueError(f"unknown breakdown(s): {', '.join(unknown) or '(none given)'}")
     params: dict = {}
-    ctes = _classified_ctes(catalogue, filters, codes, params)
+    ctes = classified_ctes(catalogue, filters, codes, params)
     names = list(dict.fromkeys(breakdowns))
     grouping_sets, breakdown_expr, level_expr = breakdown_grouping(names, params, keys=("entitlement", "right_no"))
     sql = f"""{ctes}
 SELECT entitlement, right_no,
        {breakdown_expr} AS breakdown,
        CAST({level_expr} AS VARCHAR) AS level,
-       count(*) FILTER (WHERE status IN ('delivered', 'not_delivered'))                              AS eligible,
-       count(*) FILTER (WHERE status = 'delivered')                                                  AS delivered,
-       count(*) FILTER (WHERE on_time)                                                               AS delivered_on_time,
-       count(*) FILTER (WHERE status IN ('delivered', 'not_delivered') AND days_allowed IS NOT NULL) AS eligible_timed,
-       count(*) FILTER (WHERE status = 'not_yet_due')                                                AS not_yet_due,
-       count(*) FILTER (WHERE status = 'not_applicable')                                             AS not_applicable
+       {COUNTS_SQL}
 FROM classified
 GROUP BY GROUPING SETS ({grouping_sets})
 ORDER BY breakdown, entitlement, level"""
@@ -137,7 +142,7 @@ ORDER BY breakdown, entitlement, level"""
 def not_applicable_sql(catalogue: Catalogue, filters: Filters, codes: Sequence[str] | None = None) -> tuple[str, dict]:
     """Instances excluded as not applicable, counted per entitlement and recorded reason."""
     params: dict = {}
-    sql = _classified_ctes(catalogue, filters, codes, params) + """
+    sql = classified_ctes(catalogue, filters, codes, params) + """
 SELECT entitlement, right_no, COALESCE(exception_reason, '(no reason recorded)') AS exception_reason,
        count(*) AS instances
 FROM classified

@@ -30,6 +30,9 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("board_overview", "pages/board_overview.py", "Board overview", ":material/dashboard:", _EVERYONE, default=True),
     PageSpec("rights_compliance", "pages/rights_compliance.py", "Rights compliance", ":material/fact_check:", _EVERYONE),
     PageSpec("keeping_informed", "pages/keeping_informed.py", "Keeping victims informed", ":material/forum:", _EVERYONE),
+    PageSpec("explore", "pages/explore.py", "Explore", ":material/query_stats:", frozenset({"action_group", "victim_services", "admin"})),
+    PageSpec("data", "pages/data.py", "Data", ":material/database:", frozenset({"admin"})),
+    PageSpec("audit_trail", "pages/audit_trail.py", "Audit trail", ":material/policy:", frozenset({"admin"})),
 )
 
 
