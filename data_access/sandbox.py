@@ -22,11 +22,12 @@ import pandas as pd
 
 from data_access.store import SAFE_CONFIG
 
-__all__ = ["SQL_ROLES", "SandboxError", "run_readonly_sql", "MAX_SQL_CHARS", "MEMORY_LIMIT"]
+__all__ = ["SQL_ROLES", "SandboxError", "run_readonly_sql", "MAX_SQL_CHARS", "MEMORY_LIMIT", "EXAMPLE_QUERY"]
 
 log = logging.getLogger(__name__)
 
 SQL_ROLES = frozenset({"victim_services", "admin"})
+EXAMPLE_QUERY = "SELECT team, count(*) AS instances FROM entitlement_facts GROUP BY team ORDER BY team"
 MAX_SQL_CHARS = 20_000
 MAX_ROW_CAP = 10_000
 MAX_TIMEOUT_S = 60.0

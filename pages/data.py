@@ -18,8 +18,8 @@ from data_access.store import Store, StoreError
 from ui import display
 from ui.frame import page_context
 
+ctx = page_context("data")
 PAGE_ID = "data"
-ctx = page_context(PAGE_ID)
 store = ctx.store
 log = logging.getLogger("pages.data")
 

@@ -12,7 +12,7 @@ import streamlit as st
 from data_access import audit
 from data_access.explore import missed_or_late, missed_or_late_teams, pivot_counts, store_columns, team_values
 from data_access.queries import CASE_LEVEL_ROLES
-from data_access.sandbox import MAX_SQL_CHARS, SQL_ROLES, SandboxError, run_readonly_sql
+from data_access.sandbox import EXAMPLE_QUERY, MAX_SQL_CHARS, SQL_ROLES, SandboxError, run_readonly_sql
 from data_access.store import StoreError
 from metrics.filters import Filters
 from metrics.pivot import (PIVOT_DIMENSIONS, PIVOT_MEASURES, PivotSpec, PivotTable, csv_bytes, describe_pivot,
@@ -20,8 +20,8 @@ from metrics.pivot import (PIVOT_DIMENSIONS, PIVOT_MEASURES, PivotSpec, PivotTab
 from ui import charts, display
 from ui.frame import PageContext, page_context
 
+ctx = page_context("explore")
 PAGE_ID = "explore"
-ctx = page_context(PAGE_ID)
 catalogue, filters = ctx.catalogue, ctx.filters
 log = logging.getLogger("pages.explore")
 
@@ -297,15 +297,14 @@ def _store_columns(_ctx: PageContext, store_key: str) -> pd.DataFrame:
 
 
 def sql_section() -> None:
-    st.caption(f"One read-only SELECT over the store, in a connection of its own: no files, network, extensions or "
+    st.caption(f"One read-only query (a single select statement) over the store, in a connection of its own: no files, network, extensions or "
                f"settings; stopped after {SQL_TIMEOUT_S} seconds; at most {SQL_ROW_CAP:,} rows shown. The sidebar "
                "filters do not apply. Every query is recorded in the audit trail with its text.")
     with st.expander("Tables and columns in the store"):
         st.dataframe(_store_columns(ctx, ctx.store_key), hide_index=True, alt="Table of the store's tables, "
                      "their columns and types")
     text = st.text_area("SQL", key="sql_text", height=160, max_chars=MAX_SQL_CHARS,
-                        placeholder="SELECT team, count(*) AS instances FROM entitlement_facts GROUP BY team "
-                                    "ORDER BY team")
+                        placeholder=EXAMPLE_QUERY)
     if st.button("Run", key="sql_run", type="primary", icon=":material/play_arrow:"):
         st.session_state.pop("sql_result", None)
         try:

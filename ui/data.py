@@ -16,12 +16,14 @@ from data_access import annotations as annotation_queries
 from data_access import queries
 from metrics.catalogue import Catalogue
 from metrics.filters import Filters, add_months, month_end
+from metrics.quarterly_return import compliance_return, parse_quarter, return_filters
 from metrics.summaries import month_index
 from metrics.targets import DEFAULT_TARGETS_PATH, Targets, TargetsError, load_targets
 from ui.frame import PageContext
 
 __all__ = ["compliance_counts", "not_applicable_reasons", "contact_measure_counts", "channel_mix",
-           "history_filters", "unsettled_note", "history_months", "monthly_history", "contact_history", "annotations", "targets"]
+           "history_filters", "unsettled_note", "history_months", "monthly_history", "contact_history", "annotations", "targets",
+           "quarterly_return"]
 
 log = logging.getLogger(__name__)
 
@@ -140,3 +142,17 @@ def targets(ctx: PageContext) -> tuple[Targets, tuple[str, ...]]:
     modified = path.stat().st_mtime_ns if path.exists() else 0
     codes = tuple(e.code for e in ctx.catalogue.entitlements) + tuple(m.code for m in ctx.catalogue.contact_measures)
     return _load_targets(str(path), modified, bool(configured), ctx.catalogue, codes)
+
+
+# --- the quarterly compliance return -------------------------------------------------------------------
+
+@st.cache_data(ttl=3600, max_entries=16, show_spinner=False)
+def _quarterly_return(_ctx: PageContext, store_key: str, quarter: str, as_of) -> pd.DataFrame:
+    counts = queries.compliance_counts(_ctx.store, _ctx.catalogue, return_filters(parse_quarter(quarter), as_of))
+    return compliance_return(counts, _ctx.catalogue)
+
+
+def quarterly_return(ctx: PageContext, quarter: str) -> pd.DataFrame:
+    """The return's rows for a quarter ('2025Q3'), for the whole force as of the store's data date, whatever
+    the sidebar filters (the same as `python -m metrics return` without --as-of)."""
+    return _quarterly_return(ctx, ctx.store_key, quarter, ctx.store.meta.data_as_of)
