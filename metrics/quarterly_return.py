@@ -21,9 +21,11 @@ import numpy as np
 import pandas as pd
 
 from metrics.catalogue import Catalogue
+from metrics.compliance import COUNT_COLUMNS
+from metrics.disclosure import MARKER, DisclosurePolicy, suppress_compliance
 from metrics.filters import Filters, add_months, month_end
 
-__all__ = ["RETURN_COLUMNS", "Quarter", "ReturnError", "parse_quarter", "quarter_of", "quarters_covering",
+__all__ = ["RETURN_COLUMNS", "suppressed_return", "Quarter", "ReturnError", "parse_quarter", "quarter_of", "quarters_covering",
            "latest_complete_quarter", "return_filters", "check_request", "compliance_return", "return_csv",
            "return_file_name"]
 
@@ -133,6 +135,12 @@ def _rate(numerator: int, denominator: int) -> float:
     return float((Decimal(numerator) / Decimal(denominator)).quantize(_RATE_PLACES, rounding=ROUND_HALF_UP))
 
 
+# return column -> the compliance count it comes from; rates -> their numerator and denominator columns
+_RETURN_SOURCES = {"eligible": "eligible", "delivered": "delivered", "on_time": "delivered_on_time",
+                   "not_yet_due": "not_yet_due", "not_applicable": "not_applicable"}
+_RETURN_RATES = {"delivered_rate": ("delivered", "eligible"), "on_time_rate": ("on_time", "eligible")}
+
+
 def compliance_return(counts: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:
     """The return's rows, one per catalogue entitlement in catalogue order, from the 'total' compliance counts
     of one quarter (metrics.compliance.compliance_counts_sql with the filters of `return_filters`).
@@ -173,6 +181,26 @@ def compliance_return(counts: pd.DataFrame, catalogue: Catalogue) -> pd.DataFram
     return frame
 
 
+def suppressed_return(counts: pd.DataFrame, catalogue: Catalogue,
+                      policy: DisclosurePolicy | None = None) -> tuple[pd.DataFrame, str]:
+    """The return as the board may see it: counts from 1 to threshold - 1, and anything from which one could be
+    worked out, shown as MARKER, with any rate built on them. Returns the rows and the note saying what was hidden."""
+    totals = counts[counts["breakdown"] == "total"] if "breakdown" in counts.columns else counts
+    keys = [c for c in ("entitlement", "right_no", "breakdown", "level") if c in totals.columns]
+    result = suppress_compliance(totals[keys + list(COUNT_COLUMNS)].reset_index(drop=True), policy=policy).entitlements
+    hidden = result.hidden.set_index(result.frame["entitlement"])
+    frame = compliance_return(counts, catalogue).astype(object)
+    for column, source in _RETURN_SOURCES.items():
+        rows = frame["entitlement"].map(lambda code, c=source: bool(hidden[c].get(code, False)))
+        frame.loc[rows & frame[column].notna(), column] = MARKER
+    for rate, (numerator, denominator) in _RETURN_RATES.items():
+        gone = frame[numerator].eq(MARKER) | frame[denominator].eq(MARKER)
+        if rate == "on_time_rate":  # its denominator (eligible with a timescale) is not a column of the return
+            gone |= frame["entitlement"].map(lambda code: bool(hidden["eligible_timed"].get(code, False)))
+        frame.loc[gone & frame[rate].notna(), rate] = MARKER
+    return frame, result.note
+
+
 def _text_cell(value) -> str:
     text = "" if value is None or value is pd.NA else str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
@@ -180,7 +208,7 @@ def _text_cell(value) -> str:
 
 def return_csv(frame: pd.DataFrame) -> str:
     """The return as CSV text: the header RETURN_COLUMNS, counts as whole numbers, rates to 4 decimal places,
-    missing values as empty cells, and text that a spreadsheet would run as a formula prefixed with '."""
+    missing values as empty cells, suppressed ones as [c], and text that a spreadsheet would run as a formula prefixed with '."""
     if tuple(frame.columns) != RETURN_COLUMNS:
         raise ValueError(f"a return has the columns {', '.join(RETURN_COLUMNS)}; got {', '.join(map(str, frame.columns))}")
     out = io.StringIO()
@@ -191,6 +219,8 @@ def return_csv(frame: pd.DataFrame) -> str:
         for column, value in zip(RETURN_COLUMNS, record):
             if column in _TEXT_COLUMNS:
                 cells.append(_text_cell(value))
+            elif isinstance(value, str) and value == MARKER:  # suppressed (suppressed_return)
+                cells.append(MARKER)
             elif pd.isna(value):
                 cells.append("")
             elif column.endswith("_rate"):

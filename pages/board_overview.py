@@ -6,11 +6,18 @@ import streamlit as st
 from metrics import quarterly_return
 from metrics.filters import add_months
 from metrics.summaries import BOARD_BREAKDOWNS, board_overview, board_spc, exceptions
-from ui import boardpack, charts, data, display
+from ui import access, board_view, charts, data, display, downloads
 from ui.frame import page_context
 
 ctx = page_context("board_overview")
 catalogue, filters = ctx.catalogue, ctx.filters
+
+if ctx.role == access.BOARD_ROLE:  # the quarter, force-wide, small numbers suppressed: the board pack on screen
+    quarter = quarterly_return.quarter_of(filters.first_month)
+    board_view.render(board_view.board_pack_for(ctx, quarter))
+    st.markdown("#### Downloads")
+    downloads.quarter_downloads(ctx, quarter)
+    st.stop()
 
 st.caption(f"{filters.describe()}. Each right's rate adds up all instances of its measured entitlements; "
            f"trend lines are monthly rates on a 0 to 100% scale. {display.latest_month_note(filters)}")
@@ -101,75 +108,9 @@ for row_start in range(1, 13, 4):
         with column:
             right_card(row_start + offset)
 
-def return_section() -> None:
-    """The quarterly compliance return for download: the whole force, whatever the sidebar filters."""
-    meta = ctx.store.meta
-    quarters = [q for q in quarterly_return.quarters_covering(meta.first_month, meta.last_month)
-                if q.first_month <= meta.data_as_of]
-    if not quarters:
-        st.caption("The store holds no quarter that had begun by its data date.")
-        return
-    default = quarterly_return.latest_complete_quarter(quarters, meta.data_as_of)
-    options = [str(q) for q in reversed(quarters)]  # newest first
-    chosen = st.selectbox("Quarter", options, index=options.index(str(default)), key="return_quarter",
-                          format_func=lambda text: quarterly_return.parse_quarter(text).describe())
-    quarter = quarterly_return.parse_quarter(chosen)
-    st.download_button(f"Download the {quarter} return (CSV)",
-                       quarterly_return.return_csv(data.quarterly_return(ctx, chosen)),
-                       file_name=quarterly_return.return_file_name(quarter, meta.data_as_of), mime="text/csv",
-                       on_click="ignore", icon=":material/download:", key="return_download")
-    notes = quarterly_return.check_request(quarter, meta.data_as_of, first_month=meta.first_month,
-                                           last_month=meta.last_month, data_as_of=meta.data_as_of)
-    st.caption(f"What the force sends its Police and Crime Commissioner: one row for each of the "
-               f"{len(catalogue.entitlements)} entitlements in the catalogue, measured or not, counting entitlements "
-               f"triggered in {quarter.describe()} as of {meta.data_as_of:%d %b %Y}, for the whole force: the "
-               "sidebar filters do not apply. Columns are defined in the README (\"Quarterly compliance return\"); "
-               "`python -m metrics return` writes the same file. " + " ".join(notes))
-
-
-st.markdown("#### Quarterly compliance return")
-return_section()
+st.markdown("#### Quarterly compliance return and board pack")
+downloads.quarter_downloads(ctx, downloads.chosen_quarter(ctx))
 
 with st.expander("How these figures are counted"):
     st.markdown(display.MEASUREMENT_NOTES)
     st.caption(catalogue.caveat)
-
-
-def board_pack_section() -> None:
-    """One click: the board pack for the quarter chosen above (or the latest complete one), for the whole force."""
-    meta = ctx.store.meta
-    chosen = st.session_state.get("return_quarter")  # shared with the return's quarter picker
-    quarters = quarterly_return.quarters_covering(meta.first_month, meta.last_month)
-    quarter = (quarterly_return.parse_quarter(chosen) if chosen
-               else quarterly_return.latest_complete_quarter(quarters, meta.data_as_of))
-    built_for = f"{ctx.store_key}|{quarter}"
-    if st.button(f"Build the board pack for {quarter}", key="boardpack_build", icon=":material/summarize:"):
-        try:
-            with st.spinner("Building the board pack…", show_time=True):
-                pack, page, workbook = boardpack.board_pack_files(ctx.store, catalogue, quarter, targets=targets,
-                                                                  target_problems=target_problems)
-            st.session_state["boardpack"] = (built_for, page, workbook, pack.suppression.note)
-        except (quarterly_return.ReturnError, boardpack.BoardPackError) as exc:
-            st.error(str(exc), icon=":material/error:")
-    built = st.session_state.get("boardpack")
-    if built and built[0] == built_for:
-        _, page, workbook, note = built
-        left, right = st.columns(2)
-        with left:
-            st.download_button("Download the board pack (HTML)", page, mime="text/html", on_click="ignore",
-                               file_name=boardpack.pack_file_name(quarter, "html"), icon=":material/download:",
-                               key="boardpack_html")
-        with right:
-            st.download_button("Download its tables (XLSX)", workbook, on_click="ignore",
-                               file_name=boardpack.pack_file_name(quarter, "xlsx"), icon=":material/download:",
-                               mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                               key="boardpack_xlsx")
-        st.caption(note)
-    st.caption(f"For {quarter.describe()}, for the whole force (the sidebar filters do not apply): the 12 rights with "
-               "their SPC charts, the exceptions, every entitlement, referral uptake, victim voice and panel actions, "
-               "as one HTML file that opens offline and prints on A4, and an XLSX workbook of the same tables. Small "
-               "counts are always hidden. `python -m metrics boardpack` makes the same files.")
-
-
-st.markdown("#### Board pack")
-board_pack_section()

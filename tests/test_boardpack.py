@@ -523,13 +523,13 @@ def test_the_board_overview_builds_the_pack_and_offers_both_downloads(store_path
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.switch_page("pages/board_overview.py").run()
     assert not at.exception
-    button = at.button(key="boardpack_build")
-    assert button.label == "Build the board pack for 2025Q3"
+    button = at.button(key="boardpack_prepare")
+    assert button.label == "Prepare the board pack for 2025Q3"
     button.click().run()
     assert not at.exception
-    page, html_name = served["Download the board pack (HTML)"]
-    workbook, xlsx_name = served["Download its tables (XLSX)"]
+    page, html_name = served["Save the board pack (HTML)"]
+    workbook, xlsx_name = served["Save its tables (XLSX)"]
     assert (html_name, xlsx_name) == ("board-pack-2025Q3.html", "board-pack-2025Q3.xlsx")
     assert len(table_frame(read_html(page), "t-rights")) == 12
     assert "README" in pd.read_excel(io.BytesIO(workbook), sheet_name=None)
-    assert any("counts are hidden in this pack" in c.value for c in at.caption)
+    assert "Small counts are always hidden" in " ".join(c.value for c in at.caption)

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from data_access.store import build_store
@@ -283,3 +284,35 @@ def test_when_the_audit_trail_cannot_be_written_the_overdue_list_is_not_shown(mo
     assert not at.exception
     assert "victims of open, investigated cases" not in texts(at)
     assert any("could not record this list of victims" in e.value for e in at.error)
+
+
+def _small_counts(values) -> list[str]:
+    """Cells that are a whole number from 1 to 9: what the board must never see."""
+    return [v for v in values if str(v).strip().replace(",", "").isdigit() and 1 <= int(str(v).replace(",", "")) <= 9]
+
+
+def test_the_board_sees_the_quarter_force_wide_with_small_counts_suppressed(monkeypatch, fixture_store):
+    served = {}
+    real_download_button = st.download_button
+
+    def recording_download_button(label, data, *args, **kwargs):
+        served[label] = data
+        return real_download_button(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording_download_button)
+    # opened by its path: under AppTest the default page's widgets change ids after the first run
+    at = run_app(monkeypatch, fixture_store, "pages/board_overview.py", role="board")
+    assert not at.exception
+    # a quarter, not free filters: no district, offence or victim filters to difference
+    assert [s.label for s in at.sidebar.selectbox] == ["Demo role", "Quarter"]
+    assert not at.sidebar.multiselect
+    assert any("counts from 1 to 9 are hidden" in i.value for i in at.info)
+    # The fixture's counts are all 1 to 4: every count cell the board sees is hidden, zero or a dash.
+    for frame in (df.value for df in at.dataframe):
+        for column in frame.columns.drop("Right", errors="ignore"):  # right numbers are labels, not counts
+            assert not _small_counts(frame[column]), f"a small count is shown in column {column!r}"
+    at.button(key="return_prepare").click().run()
+    csv_text = next(v for k, v in served.items() if k.endswith("return (CSV)"))
+    rows = [line.split(",") for line in csv_text.splitlines()[1:]]
+    assert all(not _small_counts(row[3:8]) for row in rows)
+    assert any("[c]" in row for row in rows)

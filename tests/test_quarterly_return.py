@@ -322,14 +322,47 @@ def test_the_board_overview_offers_the_latest_complete_quarter_for_download(stor
     # the latest to have ended.
     assert picker.options == ["2025Q4 (Oct to Dec 2025)", "2025Q3 (Jul to Sep 2025)", "2025Q2 (Apr to Jun 2025)"]
     assert picker.value == "2025Q3"
-    assert "for the whole force: the sidebar filters do not apply" in " ".join(c.value for c in at.caption)
-    text, file_name = served["Download the 2025Q3 return (CSV)"]
+    assert "for the whole force (the sidebar filters do not apply)" in " ".join(c.value for c in at.caption)
+    assert "Save the 2025Q3 return (CSV)" not in served  # offered only once its preparation is recorded
+    at.button(key="return_prepare").click().run()
+    text, file_name = served["Save the 2025Q3 return (CSV)"]
     assert file_name == "victims-code-return-2025Q3-as-of-2025-10-03.csv"
     # The page serves the same file as the command line.
     out = tmp_path / "cli.csv"
     assert metrics_cli.main(["return", "--db", str(store_path), "--quarter", "2025Q3", "--out", str(out)]) == 0
     assert text == out.read_bytes().decode("utf-8")
     picker.set_value("2025Q4").run()
+    at.button(key="return_prepare").click().run()
     assert not at.exception
-    assert "Download the 2025Q4 return (CSV)" in served
+    assert "Save the 2025Q4 return (CSV)" in served
     assert "may still be due" in " ".join(c.value for c in at.caption)  # Q4 had not ended on 3 Oct
+
+
+def test_the_boards_return_hides_small_counts_their_complements_and_rates():
+    from metrics.disclosure import MARKER, DisclosurePolicy
+    from metrics.quarterly_return import suppressed_return
+
+    catalogue = default_catalogue()
+    timed = next(e for e in catalogue.measured_entitlements if e.has_timescale)
+    untimed = next(e for e in catalogue.measured_entitlements if not e.has_timescale)
+    # timed: 40 eligible, 35 delivered (5 not delivered: a small complement), 30 on time (10 not on time: shown;
+    # 35 - 30 = 5 delivered late, small, but delivered is hidden already), 12 not yet due, 0 not applicable.  untimed: 200 eligible, 150 delivered, 0 not yet due, 3 not applicable.
+    counts = pd.DataFrame([
+        dict(entitlement=timed.code, right_no=timed.right_no, breakdown="total", level="all", eligible=40,
+             delivered=35, delivered_on_time=30, eligible_timed=40, not_yet_due=12, not_applicable=0),
+        dict(entitlement=untimed.code, right_no=untimed.right_no, breakdown="total", level="all", eligible=200,
+             delivered=150, delivered_on_time=0, eligible_timed=0, not_yet_due=0, not_applicable=3),
+    ])
+    frame, note = suppressed_return(counts, catalogue, DisclosurePolicy(10))
+    rows = frame.set_index("entitlement")
+    # 5 not delivered hides delivered (35) and its rate; on time (30 of 40) stays, with its rate 0.75
+    assert rows.loc[timed.code, ["eligible", "delivered", "on_time", "not_yet_due", "not_applicable"]].tolist() == \
+        [40, MARKER, 30, 12, 0]
+    assert rows.loc[timed.code, "delivered_rate"] == MARKER and rows.loc[timed.code, "on_time_rate"] == 0.75
+    # 3 not applicable is small: hidden; the untimed row's other figures are large and shown
+    assert rows.loc[untimed.code, ["eligible", "delivered", "not_applicable"]].tolist() == [200, 150, MARKER]
+    assert rows.loc[untimed.code, "delivered_rate"] == 0.75
+    assert "Counts from 1 to 9 are hidden" in note
+    text = return_csv(frame)
+    line = next(row for row in text.splitlines() if row.startswith(f"{timed.right_no},{timed.code},"))
+    assert line.endswith(",40,[c],30,12,0,[c],0.7500")

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ROLES", "PageSpec", "PAGES", "DEMO_ROLE", "pages_for", "may_view", "page_spec"]
+__all__ = ["ROLES", "BOARD_ROLE", "PageSpec", "PAGES", "DEMO_ROLE", "pages_for", "may_view", "page_spec"]
 
 ROLES = ("board", "action_group", "victim_services", "admin")
 DEMO_ROLE = "victim_services"
 _EVERYONE = frozenset(ROLES)
+# Pages that break figures down by district, team and victim group: the action group's tools. The board sees
+# the force-wide quarter, with small numbers suppressed, on its overview instead.
+_BREAKDOWN_ROLES = frozenset({"action_group", "victim_services", "admin"})
+BOARD_ROLE = "board"
 
 
 @dataclass(frozen=True)
@@ -28,8 +32,13 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("board_overview", "pages/board_overview.py", "Board overview", ":material/dashboard:", _EVERYONE, default=True),
-    PageSpec("rights_compliance", "pages/rights_compliance.py", "Rights compliance", ":material/fact_check:", _EVERYONE),
-    PageSpec("keeping_informed", "pages/keeping_informed.py", "Keeping victims informed", ":material/forum:", _EVERYONE),
+    PageSpec("rights_compliance", "pages/rights_compliance.py", "Rights compliance", ":material/fact_check:",
+             _BREAKDOWN_ROLES),
+    PageSpec("keeping_informed", "pages/keeping_informed.py", "Keeping victims informed", ":material/forum:",
+             _BREAKDOWN_ROLES),
+    PageSpec("referral_uptake", "pages/referral_uptake.py", "Referral uptake", ":material/diversity_1:", _EVERYONE),
+    PageSpec("victim_voice", "pages/victim_voice.py", "Victim voice", ":material/record_voice_over:", _EVERYONE),
+    PageSpec("feedback_panels", "pages/feedback_panels.py", "Feedback panels", ":material/groups:", _EVERYONE),
     PageSpec("explore", "pages/explore.py", "Explore", ":material/query_stats:", frozenset({"action_group", "victim_services", "admin"})),
     PageSpec("data", "pages/data.py", "Data", ":material/database:", frozenset({"admin"})),
     PageSpec("audit_trail", "pages/audit_trail.py", "Audit trail", ":material/policy:", frozenset({"admin"})),

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from data_access import annotations as annotation_queries
-from data_access import queries
+from data_access import outcomes, queries
 from metrics.catalogue import Catalogue
 from metrics.filters import Filters, add_months, month_end
 from metrics.quarterly_return import compliance_return, parse_quarter, return_filters
@@ -23,7 +23,8 @@ from ui.frame import PageContext
 
 __all__ = ["compliance_counts", "not_applicable_reasons", "contact_measure_counts", "channel_mix",
            "history_filters", "unsettled_note", "history_months", "monthly_history", "contact_history", "annotations", "targets",
-           "quarterly_return"]
+           "quarterly_return", "referral_uptake", "referral_history", "referral_times", "survey_results",
+           "survey_history", "complaints", "complaint_acknowledgement_times"]
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +148,82 @@ def targets(ctx: PageContext) -> tuple[Targets, tuple[str, ...]]:
 # --- the quarterly compliance return -------------------------------------------------------------------
 
 @st.cache_data(ttl=3600, max_entries=16, show_spinner=False)
-def _quarterly_return(_ctx: PageContext, store_key: str, quarter: str, as_of) -> pd.DataFrame:
-    counts = queries.compliance_counts(_ctx.store, _ctx.catalogue, return_filters(parse_quarter(quarter), as_of))
-    return compliance_return(counts, _ctx.catalogue)
+def _quarterly_counts(_ctx: PageContext, store_key: str, quarter: str, as_of) -> pd.DataFrame:
+    return queries.compliance_counts(_ctx.store, _ctx.catalogue, return_filters(parse_quarter(quarter), as_of))
+
+
+def quarterly_counts(ctx: PageContext, quarter: str) -> pd.DataFrame:
+    """The compliance counts behind a quarter's return ('2025Q3'): the whole force, as of the store's data date,
+    whatever the sidebar filters (the same as `python -m metrics return` without --as-of)."""
+    return _quarterly_counts(ctx, ctx.store_key, quarter, ctx.store.meta.data_as_of)
 
 
 def quarterly_return(ctx: PageContext, quarter: str) -> pd.DataFrame:
-    """The return's rows for a quarter ('2025Q3'), for the whole force as of the store's data date, whatever
-    the sidebar filters (the same as `python -m metrics return` without --as-of)."""
-    return _quarterly_return(ctx, ctx.store_key, quarter, ctx.store.meta.data_as_of)
+    """The return's rows for a quarter, unsuppressed (see metrics.quarterly_return.suppressed_return)."""
+    return compliance_return(quarterly_counts(ctx, quarter), ctx.catalogue)
+
+
+# --- referral uptake and the victim's voice ----------------------------------------------------------------------
+
+@st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
+def _referral_uptake(_ctx: PageContext, store_key: str, _filters: Filters, filters_key: str,
+                     breakdowns: tuple[str, ...]) -> pd.DataFrame:
+    return outcomes.referral_uptake(_ctx.store, _filters, breakdowns)
+
+
+def referral_uptake(ctx: PageContext, breakdowns: Sequence[str] = ("total",)) -> pd.DataFrame:
+    """Referral funnel counts per service and breakdown level, for victims reported in the period."""
+    return _referral_uptake(ctx, ctx.store_key, ctx.filters, repr(ctx.filters), tuple(breakdowns))
+
+
+def referral_history(ctx: PageContext) -> pd.DataFrame:
+    """Referral funnel counts per service and report month, from the store's first month to the period's end."""
+    filters = history_filters(ctx)
+    return _referral_uptake(ctx, ctx.store_key, filters, repr(filters), ("month",))
+
+
+@st.cache_data(ttl=3600, max_entries=32, show_spinner=False)
+def _referral_times(_ctx: PageContext, store_key: str, _filters: Filters, filters_key: str, start: str) -> pd.DataFrame:
+    return outcomes.referral_times(_ctx.store, _filters, start)
+
+
+def referral_times(ctx: PageContext, start: str = "offer") -> pd.DataFrame:
+    """Referrals sent per service by working days from the offer or the report."""
+    return _referral_times(ctx, ctx.store_key, ctx.filters, repr(ctx.filters), start)
+
+
+@st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
+def _survey_results(_ctx: PageContext, store_key: str, _filters: Filters, filters_key: str,
+                    breakdowns: tuple[str, ...]) -> pd.DataFrame:
+    return outcomes.survey_results(_ctx.store, _filters, breakdowns)
+
+
+def survey_results(ctx: PageContext, breakdowns: Sequence[str] = ("total",)) -> pd.DataFrame:
+    """Survey counts per survey and breakdown level, for responses in the period (case filters only)."""
+    return _survey_results(ctx, ctx.store_key, ctx.filters, repr(ctx.filters), tuple(breakdowns))
+
+
+def survey_history(ctx: PageContext) -> pd.DataFrame:
+    """Survey counts per survey and response month, from the store's first month to the period's end."""
+    filters = history_filters(ctx)
+    return _survey_results(ctx, ctx.store_key, filters, repr(filters), ("month",))
+
+
+@st.cache_data(ttl=3600, max_entries=32, show_spinner=False)
+def _complaints(_ctx: PageContext, store_key: str, _filters: Filters, filters_key: str) -> pd.DataFrame:
+    return outcomes.complaints_by_right(_ctx.store, _filters)
+
+
+def complaints(ctx: PageContext) -> pd.DataFrame:
+    """Complaints received in the period per right and outcome, with margins (case filters only)."""
+    return _complaints(ctx, ctx.store_key, ctx.filters, repr(ctx.filters))
+
+
+@st.cache_data(ttl=3600, max_entries=32, show_spinner=False)
+def _complaint_times(_ctx: PageContext, store_key: str, _filters: Filters, filters_key: str) -> pd.DataFrame:
+    return outcomes.complaint_acknowledgement_times(_ctx.store, _filters)
+
+
+def complaint_acknowledgement_times(ctx: PageContext) -> pd.DataFrame:
+    """Complaints received in the period by working days to acknowledgement."""
+    return _complaint_times(ctx, ctx.store_key, ctx.filters, repr(ctx.filters))

@@ -23,6 +23,8 @@ from data_access.store import Store, StoreError, open_store
 from metrics import contract
 from metrics.catalogue import DEFAULT_CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
 from metrics.filters import DIMENSIONS, Filters, add_months, default_period
+from metrics.quarterly_return import (latest_complete_quarter, parse_quarter, quarters_covering,
+                                      return_filters)
 from ui import access, identity
 from ui.hardening import config_problems
 
@@ -221,8 +223,27 @@ def _reset_filters(defaults: dict) -> None:
         st.session_state[key] = value
 
 
+def _board_quarter(ctx: PageContext) -> PageContext:
+    """The board's only choice: a quarter, for the whole force. Free filters would let two views be subtracted
+    to reveal a small group (differencing), and the board's questions are force-wide and quarterly."""
+    meta = ctx.store.meta
+    quarters = [q for q in quarters_covering(meta.first_month, meta.last_month) if q.first_month <= meta.data_as_of]
+    default = latest_complete_quarter(quarters, meta.data_as_of)
+    options = [str(q) for q in reversed(quarters)]  # newest first
+    with st.sidebar:
+        _role_switcher(ctx)
+        chosen = st.selectbox("Quarter", options, index=options.index(str(default)), key="board_quarter",
+                              format_func=lambda text: parse_quarter(text).describe(), bind="query-params")
+        st.caption(f"The whole force, with counts from 1 to 9 hidden. Data as of {meta.data_as_of:%d %B %Y}.")
+    context = replace(ctx, filters=return_filters(parse_quarter(chosen), meta.data_as_of))
+    st.session_state[_CONTEXT_KEY] = context
+    return context
+
+
 def sidebar_filters(ctx: PageContext) -> PageContext:
     """Draw the shared filters (kept in the URL so a view can be shared) and return the context with them."""
+    if ctx.role == access.BOARD_ROLE:
+        return _board_quarter(ctx)
     meta = ctx.store.meta
     months = _month_options(meta.first_month, meta.last_month)
     first, last = default_period(meta.first_month, meta.last_month, meta.data_as_of, DEFAULT_PERIOD_MONTHS)
