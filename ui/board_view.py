@@ -7,6 +7,7 @@ what the board reads on screen and on paper is the same, figure for figure, and 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -31,10 +32,18 @@ def board_pack_for(ctx: PageContext, quarter: Quarter):
         return _pack(ctx, ctx.store_key, str(quarter), quarter, repr(targets))
 
 
-def _table(table: boardpack.PackTable, key: str) -> None:
-    st.markdown(f"**{table.title}**")
-    frame = table.frame.astype(object).where(table.frame.notna(), "–")
-    st.dataframe(frame.astype(str), hide_index=True, key=key, alt=f"Table: {table.title}")
+def _cell(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return "–"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _table(table: boardpack.PackTable, key: str, heading: str | None = None) -> None:
+    if table.title != heading:
+        st.markdown(f"**{table.title}**")
+    st.dataframe(table.frame.map(_cell), hide_index=True, key=key, alt=f"Table: {table.title}")
     if table.note:
         st.caption(table.note)
 
@@ -57,7 +66,7 @@ def render(pack) -> None:
         st.caption("Special cause, improving in the latest month: " + "; ".join(pack.improving) + ".")
 
     st.markdown("#### The 12 rights")
-    _table(pack.tables["rights"], "board_rights")
+    _table(pack.tables["rights"], "board_rights", heading="The 12 rights")
 
     st.markdown("#### Each right, with its SPC chart")
     for section in pack.rights:
