@@ -91,6 +91,17 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def _as_of(text: str | None) -> date | None:
+    from metrics.quarterly_return import ReturnError
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ReturnError(f"--as-of {text!r} is not a date: write it as YYYY-MM-DD.") from None
+
+
 def _write_return(args: argparse.Namespace) -> int:
     # Imported here so that `docs` needs neither DuckDB nor the store.
     from data_access.queries import compliance_counts
@@ -100,12 +111,7 @@ def _write_return(args: argparse.Namespace) -> int:
 
     try:
         quarter = parse_quarter(args.quarter)
-        as_of = None
-        if args.as_of is not None:
-            try:
-                as_of = date.fromisoformat(args.as_of)
-            except ValueError:
-                raise ReturnError(f"--as-of {args.as_of!r} is not a date: write it as YYYY-MM-DD.") from None
+        as_of = _as_of(args.as_of)
         catalogue = default_catalogue()
         store = open_store(args.db)
     except (ReturnError, StoreError, CatalogueError) as exc:
@@ -145,12 +151,7 @@ def _write_boardpack(args: argparse.Namespace) -> int:
     folder = Path(args.out)
     try:
         quarter = parse_quarter(args.quarter)
-        as_of = None
-        if args.as_of is not None:
-            try:
-                as_of = date.fromisoformat(args.as_of)
-            except ValueError:
-                raise ReturnError(f"--as-of {args.as_of!r} is not a date: write it as YYYY-MM-DD.") from None
+        as_of = _as_of(args.as_of)
         if not folder.is_dir():
             raise ReturnError(f"--out {args.out}: there is no such folder; create it first.")
         policy = DisclosurePolicy.load()  # VCD_SUPPRESSION_THRESHOLD, or 10
