@@ -14,10 +14,12 @@ import pandas as pd
 
 from data_access.store import Store
 from metrics.filters import Filters
-from metrics.referrals import referral_uptake_sql
-from metrics.victim_voice import action_log_sql, complaints_sql, panels_sql, survey_results_sql
+from metrics.referrals import referral_times_sql, referral_uptake_sql
+from metrics.victim_voice import (action_log_sql, complaint_ack_times_sql, complaints_sql, panels_sql,
+                                  survey_results_sql)
 
-__all__ = ["referral_uptake", "survey_results", "complaints_by_right", "panels_held", "action_log"]
+__all__ = ["referral_uptake", "survey_results", "complaints_by_right", "panels_held", "action_log",
+           "referral_times", "complaint_acknowledgement_times"]
 
 
 def referral_uptake(store: Store, filters: Filters, breakdowns: Sequence[str] = ("total",)) -> pd.DataFrame:
@@ -57,4 +59,22 @@ def action_log(store: Store, first: date, last: date, as_of: date) -> pd.DataFra
         frame[column] = pd.to_datetime(frame[column])
     frame["right_no"] = frame["right_no"].astype("Int64")
     frame["days_overdue"] = frame["days_overdue"].astype("Int64")
+    return frame
+
+
+def referral_times(store: Store, filters: Filters, start: str = "offer") -> pd.DataFrame:
+    """Referrals sent per service (and 'all') by working days from the offer or the report (see
+    metrics.referrals.referral_times_sql); working_days is NA where there is no start date."""
+    sql, params = referral_times_sql(filters, start)
+    frame = store.query(sql, params)
+    frame["working_days"] = frame["working_days"].astype("Int64")
+    return frame
+
+
+def complaint_acknowledgement_times(store: Store, filters: Filters) -> pd.DataFrame:
+    """Complaints received in the period by working days to acknowledgement (NA: not acknowledged by the as-of
+    date)."""
+    sql, params = complaint_ack_times_sql(filters)
+    frame = store.query(sql, params)
+    frame["working_days"] = frame["working_days"].astype("Int64")
     return frame

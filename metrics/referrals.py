@@ -36,7 +36,10 @@ from metrics.filters import Filters, filter_clauses
 from metrics.rates import wilson_interval
 
 __all__ = ["REFERRAL_WORKING_DAYS", "ALL_SERVICES", "FunnelStep", "REFERRAL_STEPS", "REFERRAL_COUNT_COLUMNS",
-           "REFERRAL_BREAKDOWNS", "referral_uptake_sql", "uptake_rates"]
+           "REFERRAL_BREAKDOWNS", "referral_uptake_sql", "uptake_rates",
+           "ReferralMeasure", "REFERRAL_MEASURES", "referral_measure", "service_order", "referral_measure_rates",
+           "TimeStart", "TIME_TO_REFERRAL_STARTS", "HISTOGRAM_CAP", "referral_times_sql", "WorkingDayDistribution",
+           "working_day_distribution"]
 
 REFERRAL_WORKING_DAYS = 2  # a referral is due within 2 working days (Right 4)
 ALL_SERVICES = "all"
@@ -175,3 +178,170 @@ def uptake_rates(counts: pd.DataFrame) -> pd.DataFrame:
     out["_service"], out["_step"] = out["service"].map(services), out["step"].map(steps)
     out = out.sort_values(["breakdown", "level", "_service", "_step"], kind="stable")
     return out.drop(columns=["_service", "_step"]).reset_index(drop=True)
+
+
+# --- for the Referral uptake page: measures over time, and the time to referral ---------------------------
+
+@dataclass(frozen=True)
+class ReferralMeasure:
+    code: str
+    label: str
+    numerator: str  # a count column of referral_uptake_sql
+    denominator: str
+    definition: str  # one plain sentence: numerator and denominator
+
+
+def _share_measure(step: FunnelStep) -> ReferralMeasure:
+    of = next(s for s in REFERRAL_STEPS if s.column == step.of)
+    return ReferralMeasure(f"{step.column}_of_{of.column}", f"{step.label}, of {of.label.lower()}", step.column,
+                           of.column, f"{step.label} ÷ {of.label.lower()}. {step.definition}")
+
+
+# "Did referrals rise?" is first about the whole funnel, so the overall rate comes first; then each step as a share
+# of the one before it, as the funnel shows them.
+REFERRAL_MEASURES: tuple[ReferralMeasure, ...] = (
+    ReferralMeasure("referred_of_in_scope", "Referred, of all considered for the service", "referred", "in_scope",
+                    "Referred (the referral sent by the as-of date) ÷ every record of a victim considered for the "
+                    "service, whether or not they were offered it or agreed."),
+    *(_share_measure(step) for step in REFERRAL_STEPS if step.of),
+)
+
+
+def referral_measure(code: str) -> ReferralMeasure:
+    for measure in REFERRAL_MEASURES:
+        if measure.code == code:
+            return measure
+    raise ValueError(f"unknown referral measure {code!r}; choose from {', '.join(m.code for m in REFERRAL_MEASURES)}")
+
+
+def service_order(services) -> list[str]:
+    """The services present, in the contract's order, any others alphabetically, and 'all' last."""
+    known = [s for s in contract.REFERRAL_SERVICES if s in set(services)]
+    others = sorted(s for s in set(services) if s not in contract.REFERRAL_SERVICES and s != ALL_SERVICES)
+    return known + others + ([ALL_SERVICES] if ALL_SERVICES in set(services) else [])
+
+
+def referral_measure_rates(counts: pd.DataFrame, measure: ReferralMeasure, service: str = ALL_SERVICES) -> pd.DataFrame:
+    """One service's rows of referral_uptake_sql's counts (every breakdown and level) as one measure: breakdown,
+    level, numerator, denominator, rate (NaN where the denominator is 0), rate_lower, rate_upper, and 'month'
+    (the first day of the month, on the month rows; NaT elsewhere)."""
+    rows = counts[counts["service"] == service]
+    out = rows[["breakdown", "level"]].copy()
+    out["numerator"] = rows[measure.numerator].astype("int64")
+    out["denominator"] = rows[measure.denominator].astype("int64")
+    n, x = out["denominator"].to_numpy(float), out["numerator"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate"] = np.where(n > 0, x / n, np.nan)
+    out["rate_lower"], out["rate_upper"] = wilson_interval(x, n)
+    is_month = out["breakdown"] == "month"
+    out["month"] = pd.NaT
+    out.loc[is_month, "month"] = pd.to_datetime(out.loc[is_month, "level"] + "-01")
+    out["month"] = pd.to_datetime(out["month"])
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class TimeStart:
+    column: str  # the date column of the steps CTE the clock starts from (never user input)
+    label: str
+    definition: str
+
+
+TIME_TO_REFERRAL_STARTS: dict[str, TimeStart] = {
+    "offer": TimeStart(
+        "offered_date", "From the offer",
+        f"Working days from the offer of a referral to the referral being sent, for referrals sent by the as-of date. "
+        f"The contract records no date of consent, which is given when the referral is offered, so the clock starts "
+        f"at the offer. The funnel's 'referred within {REFERRAL_WORKING_DAYS} working days' counts the same way, so "
+        f"the share within matches it. A referral with no offer date cannot be timed and is shown apart."),
+    "report": TimeStart(
+        "report_date", "From the crime report",
+        "Working days from the crime being reported to the referral being sent, for referrals sent by the as-of "
+        f"date: Right 4's own clock (a referral is due within {REFERRAL_WORKING_DAYS} working days of reporting)."),
+}
+HISTOGRAM_CAP = 10  # working days shown one by one; longer waits are one bar
+
+
+def referral_times_sql(filters: Filters, start: str = "offer") -> tuple[str, dict]:
+    """Referrals sent by the as-of date per service (and 'all') and working days from `start` ('offer' or
+    'report'; see TIME_TO_REFERRAL_STARTS) to the referral, for victims reported in the period.
+
+    Columns: service, working_days (0 = the same day; NULL = no start date), referrals. Working days count as
+    for due dates: weekends and bank holidays are not working days, and the clock starts on the start day's
+    working-day number, so a referral sent on the first working day after the start is 1.
+    """
+    if start not in TIME_TO_REFERRAL_STARTS:
+        raise ValueError(f"unknown start {start!r} for the time to referral; choose from "
+                         f"{', '.join(TIME_TO_REFERRAL_STARTS)}")
+    params: dict = {"all_services": ALL_SERVICES}
+    ctes = _steps_cte(filters, params)
+    start_column = TIME_TO_REFERRAL_STARTS[start].column
+    sql = f"""{ctes},
+timed AS (
+    -- greatest() skips NULLs, so a referral with no start date must be kept NULL explicitly
+    SELECT s.service,
+           CASE WHEN start_day.wd_seq IS NOT NULL THEN greatest(ref_day.wd_seq_next - start_day.wd_seq, 0) END
+               AS working_days
+    FROM steps s
+    LEFT JOIN calendar start_day ON start_day.day = s.{start_column}
+    LEFT JOIN calendar ref_day ON ref_day.day = s.referred_date
+    WHERE s.is_referred
+)
+SELECT CASE WHEN GROUPING(service) = 0 THEN service ELSE $all_services END AS service,
+       working_days,
+       count(*) AS referrals
+FROM timed
+GROUP BY GROUPING SETS ((service, working_days), (working_days))
+ORDER BY service, working_days NULLS LAST"""
+    return sql, params
+
+
+@dataclass(frozen=True)
+class WorkingDayDistribution:
+    """A histogram of whole working days with the share within a limit.
+
+    bars: one row per bar (label, days: the first day it counts, or None for the undated bar; count, share of
+    all counted, within: True/False, or None for the undated bar), in order: 0, 1, ... cap, 'over cap', then
+    'no start date' if any. within_count / total: those within `limit` days of all counted, undated included
+    (an undated one cannot be shown to be within), with rate and Wilson interval. median: over the dated ones.
+    """
+
+    bars: pd.DataFrame
+    limit: int
+    total: int
+    within_count: int
+    undated: int
+    rate: float
+    rate_lower: float
+    rate_upper: float
+    median: float
+
+
+def working_day_distribution(days: pd.Series, counts: pd.Series, *, limit: int, cap: int = HISTOGRAM_CAP,
+                             undated_label: str = "No start date") -> WorkingDayDistribution:
+    """Working days (NaN/None = no start date) with how many took that long -> a WorkingDayDistribution."""
+    if cap < limit:
+        raise ValueError("the histogram must show every day up to the limit one by one")
+    frame = pd.DataFrame({"days": pd.to_numeric(days, errors="coerce"), "count": counts.astype("int64")})
+    dated = frame.dropna(subset=["days"])
+    if (dated["days"] < 0).any():
+        raise ValueError("working days cannot be negative")
+    undated = int(frame.loc[frame["days"].isna(), "count"].sum())
+    per_day = dated.groupby("days")["count"].sum()
+    rows = [{"label": str(d), "days": d, "count": int(per_day.get(d, 0)), "within": d <= limit}
+            for d in range(cap + 1)]
+    rows.append({"label": f"over {cap}", "days": cap + 1, "count": int(per_day[per_day.index > cap].sum()),
+                 "within": False})
+    if undated:
+        rows.append({"label": undated_label, "days": None, "count": undated, "within": None})
+    bars = pd.DataFrame(rows)
+    total = int(bars["count"].sum())
+    bars["share"] = bars["count"] / total if total else np.nan
+    within_count = int(per_day[per_day.index <= limit].sum())
+    lower, upper = wilson_interval(within_count, total)
+    # The median of whole days, as DuckDB's median: the middle value, or the mean of the middle two.
+    values = np.repeat(per_day.index.to_numpy(float), per_day.to_numpy(int))
+    median = float(np.median(values)) if len(values) else np.nan
+    return WorkingDayDistribution(bars=bars, limit=limit, total=total, within_count=within_count, undated=undated,
+                                  rate=within_count / total if total else np.nan, rate_lower=float(lower),
+                                  rate_upper=float(upper), median=median)

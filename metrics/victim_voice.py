@@ -28,13 +28,16 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from metrics import contract
 from metrics.compliance import breakdown_grouping
 from metrics.filters import DIMENSIONS, Filters, filter_clauses
 from metrics.rates import wilson_interval
 
 __all__ = ["ALL", "CASE_DIMENSIONS", "SURVEY_QUESTIONS", "SURVEY_MEASURES", "SURVEY_COUNT_COLUMNS", "GOOD_SCORE",
            "OPEN_ACTION_STATUSES", "survey_results_sql", "survey_rates", "complaints_sql", "panels_sql",
-           "action_log_sql"]
+           "action_log_sql",
+           "NOT_STATED", "COMPLAINT_OUTCOME_ORDER", "unsupported_filters", "survey_measure_series",
+           "complaint_rates_by_right", "complaint_outcomes", "complaint_crosstab", "complaint_ack_times_sql"]
 
 ALL = "all"
 CASE_DIMENSIONS = ("command_area", "district", "offence_group")  # what a case-linked record can be filtered by
@@ -222,4 +225,94 @@ WHERE list_contains($open_statuses, a.status_as_of)
    OR a.raised_on BETWEEN $first AND $last
    OR (a.completed_on BETWEEN $first AND $last AND a.completed_on <= $as_of)
 ORDER BY overdue DESC, days_overdue DESC NULLS LAST, a.due_on NULLS LAST, a.action_id"""
+    return sql, params
+
+
+# --- for the Victim voice page -------------------------------------------------------------------------------
+
+NOT_STATED = 0  # complaints_sql's right_no for a complaint that names no right
+# Outcomes as of the as-of date, in the order a reader follows a complaint: still open, then how it ended.
+COMPLAINT_OUTCOME_ORDER = (*contract.COMPLAINT_OUTCOMES, "not_recorded")
+
+
+def unsupported_filters(filters: Filters) -> list[str]:
+    """The active filters that survey responses and complaints cannot follow (the victim's characteristics),
+    by their labels; empty when every active filter is a case's."""
+    return [DIMENSIONS[name].label for name in filters.active() if name not in CASE_DIMENSIONS]
+
+
+def survey_measure_series(rates: pd.DataFrame, measure: str, survey: str = ALL) -> pd.DataFrame:
+    """survey_rates' month rows for one measure and survey, with 'month' (the first day of each month)."""
+    rows = rates[(rates["breakdown"] == "month") & (rates["measure"] == measure) & (rates["survey"] == survey)]
+    return rows.assign(month=pd.to_datetime(rows["level"] + "-01")).reset_index(drop=True)
+
+
+def _with_rate(frame: pd.DataFrame, numerator: str, denominator: str, rate: str) -> pd.DataFrame:
+    n, x = frame[denominator].to_numpy(float), frame[numerator].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame[rate] = np.where(n > 0, x / n, np.nan)
+    frame[f"{rate}_lower"], frame[f"{rate}_upper"] = wilson_interval(x, n)
+    return frame
+
+
+def complaint_rates_by_right(complaints: pd.DataFrame) -> pd.DataFrame:
+    """complaints_sql's rows -> one row per right named (in number order; 0 = no right stated, last) and one for
+    all complaints (right_no NA): complaints, acknowledged, acknowledged_rate with its Wilson interval, and the
+    median working days to acknowledge."""
+    rows = complaints[complaints["outcome"] == ALL].copy()
+    rows["_order"] = rows["right_no"].map(lambda r: 99 if pd.isna(r) else 13 if int(r) == NOT_STATED else int(r))
+    rows = rows.sort_values("_order", kind="stable").drop(columns="_order")
+    out = rows[["right_no", "complaints", "acknowledged", "median_working_days_to_acknowledge"]].copy()
+    return _with_rate(out.reset_index(drop=True), "acknowledged", "complaints", "acknowledged_rate")
+
+
+def complaint_outcomes(complaints: pd.DataFrame) -> pd.DataFrame:
+    """complaints_sql's rows -> one row per outcome as of the as-of date (COMPLAINT_OUTCOME_ORDER, only those
+    with complaints) and one for all ('all', last): complaints, acknowledged and the median working days."""
+    rows = complaints[complaints["right_no"].isna()].copy()
+    order = {o: i for i, o in enumerate((*COMPLAINT_OUTCOME_ORDER, ALL))}
+    rows["_order"] = rows["outcome"].map(lambda o: order.get(o, len(order) - 1.5))
+    rows = rows.sort_values(["_order", "outcome"], kind="stable").drop(columns="_order")
+    return rows[["outcome", "complaints", "acknowledged", "median_working_days_to_acknowledge"]].reset_index(drop=True)
+
+
+def complaint_crosstab(complaints: pd.DataFrame) -> pd.DataFrame:
+    """Complaints by right (rows, number order, 0 last) and outcome (columns, COMPLAINT_OUTCOME_ORDER), with
+    the margins complaints_sql gives ('all' column, and a row with right_no NA for all rights)."""
+    rows = complaints.copy()
+    rows["right_key"] = rows["right_no"].map(lambda r: -1 if pd.isna(r) else int(r))
+    wide = rows.pivot_table(index="right_key", columns="outcome", values="complaints", aggfunc="sum", fill_value=0)
+    columns = [o for o in COMPLAINT_OUTCOME_ORDER if o in wide.columns]
+    columns += sorted(c for c in wide.columns if c not in columns and c != ALL) + [ALL]
+    wide = wide.reindex(columns=columns, fill_value=0)
+    order = sorted(wide.index, key=lambda r: 99 if r == -1 else 13 if r == NOT_STATED else r)
+    wide = wide.loc[order].reset_index()
+    wide.insert(0, "right_no", pd.array([None if r == -1 else r for r in wide.pop("right_key")], dtype="Int64"))
+    wide.columns.name = None
+    return wide
+
+
+def complaint_ack_times_sql(filters: Filters) -> tuple[str, dict]:
+    """Complaints received in the period by working days from receipt to acknowledgement (0 = the same day;
+    NULL = not acknowledged by the as-of date). Columns: working_days, complaints."""
+    _check_case_filters(filters, ("total",), "complaints")
+    params: dict = {}
+    where = filter_clauses(filters, params, "b", "received_date")
+    sql = f"""WITH
+complaint_base AS (
+    SELECT c.complaint_id, CAST(c.received_at AS DATE) AS received_date,
+           CASE WHEN CAST(c.acknowledged_at AS DATE) <= $as_of THEN CAST(c.acknowledged_at AS DATE) END AS acknowledged_date,
+           {_case_columns()}
+    FROM complaints c
+    LEFT JOIN cases k ON k.case_id = c.case_id
+    LEFT JOIN districts d ON d.district = k.district
+),
+in_scope AS (SELECT * FROM complaint_base b WHERE {where})
+SELECT CASE WHEN i.acknowledged_date IS NOT NULL THEN greatest(ack.wd_seq_next - rec.wd_seq, 0) END AS working_days,
+       count(*) AS complaints
+FROM in_scope i
+LEFT JOIN calendar rec ON rec.day = i.received_date
+LEFT JOIN calendar ack ON ack.day = i.acknowledged_date
+GROUP BY ALL
+ORDER BY working_days NULLS LAST"""
     return sql, params

@@ -24,7 +24,9 @@ from metrics.summaries import month_runs
 __all__ = ["TEMPLATE", "PALETTE", "SYMBOLS", "GREY", "POINT_STYLES", "BAND_STYLES", "ANNOTATION_STYLES",
            "sparkline_figure",
            "interval_figure", "paired_interval_figure", "describe_intervals",
-           "safe_text", "spc_axis", "spc_figure", "describe_spc", "funnel_figure", "describe_funnel", "month_runs"]
+           "safe_text", "spc_axis", "spc_figure", "describe_spc", "funnel_figure", "describe_funnel", "month_runs",
+           "steps_figure", "describe_steps", "working_days_figure", "describe_working_days", "before_after_figure",
+           "count_bars_figure", "describe_counts"]
 
 # UK Government Analysis Function categorical palette (chosen for colour-blind safety and contrast).
 PALETTE = ("#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1")
@@ -372,3 +374,128 @@ def describe_funnel(result: FunnelResult, what: str, unit_word: str = "districts
     return (f"Funnel plot of {what} by {unit_word}: each rate against its number of eligible cases, with 95% and "
             f"99.8% limits around the rate for the whole selection, {result.centre:.1%}. {result.note} "
             f"In alphabetical order: " + "; ".join(parts) + ".")
+
+
+# --- referral uptake and the victim's voice -------------------------------------------------------------------
+
+def steps_figure(steps: pd.DataFrame, *, height: int | None = None) -> go.Figure:
+    """A funnel of counts, one horizontal bar per step from the top down, each labelled with its count and its
+    share of the step it follows (steps: label, count, share; NaN share for the first step or where hidden).
+    A step whose count is missing (hidden) has no bar and says so."""
+    frame = steps.iloc[::-1]  # Plotly draws the first category at the bottom
+    counts = pd.to_numeric(frame["count"], errors="coerce")
+    texts = []
+    for count, share in zip(counts, frame["share"]):
+        if pd.isna(count):
+            texts.append("hidden [c]")
+        elif pd.isna(share):
+            texts.append(f"{int(count):,}")
+        else:
+            texts.append(f"{int(count):,} ({share:.0%})")
+    fig = go.Figure(go.Bar(
+        x=counts.fillna(0), y=[safe_text(label, 60) for label in frame["label"]], orientation="h", text=texts,
+        textposition="auto", marker=dict(color=PALETTE[0]), cliponaxis=False, name="Records",
+        hovertemplate="%{y}: %{text}<extra></extra>"))
+    fig.update_layout(template=TEMPLATE, height=height or 44 * len(frame) + 60, showlegend=False,
+                      margin=dict(l=10, r=30, t=10, b=10),
+                      xaxis=dict(title=None, tickformat=",", rangemode="tozero"),
+                      yaxis=dict(title=None, type="category"), uniformtext=dict(minsize=11, mode="show"))
+    return fig
+
+
+def describe_steps(name: str, steps: pd.DataFrame) -> str:
+    """A funnel in words: each step's count and its share of the step before."""
+    parts = []
+    for _, row in steps.iterrows():
+        count = pd.to_numeric(pd.Series([row["count"]]), errors="coerce").iloc[0]
+        if pd.isna(count):
+            parts.append(f"{row['label']}: hidden")
+        elif pd.isna(row["share"]):
+            parts.append(f"{row['label']}: {int(count):,}")
+        else:
+            parts.append(f"{row['label']}: {int(count):,} ({row['share']:.0%} of the step before)")
+    return f"Funnel for {name}, from the top step down: " + "; ".join(parts) + "."
+
+
+_BAR_KINDS = {  # kind -> (colour, pattern): the pattern and the legend words carry the meaning, not the colour
+    True: (PALETTE[0], ""),
+    False: (PALETTE[3], "/"),
+    None: (GREY, "."),
+}
+
+
+def working_days_figure(bars: pd.DataFrame, *, names: dict, height: int = 320) -> go.Figure:
+    """A histogram of whole working days (bars: label, count, share, within True/False/None), the bars within
+    the limit solid, those beyond hatched and the undated dotted, each kind named in the legend. `names` maps
+    True/False/None to the legend's words. A bar whose count is missing (hidden) is left empty."""
+    fig = go.Figure()
+    order = list(bars["label"])
+    kinds = [None if pd.isna(w) else bool(w) for w in bars["within"]]
+    for kind, (colour, pattern) in _BAR_KINDS.items():
+        rows = bars[[k is kind for k in kinds]]
+        if rows.empty:
+            continue
+        counts = pd.to_numeric(rows["count"], errors="coerce")
+        texts = ["[c]" if pd.isna(c) else f"{int(c):,}" for c in counts]
+        fig.add_trace(go.Bar(
+            x=rows["label"], y=counts.fillna(0), name=names[kind], text=texts, textposition="outside",
+            cliponaxis=False, marker=dict(color=colour, pattern=dict(shape=pattern, fgcolor="white" if pattern else None),
+                                          line=dict(color=colour, width=1.5)),
+            hovertemplate="%{x} working days: %{text}<extra>" + names[kind] + "</extra>"))
+    fig.update_layout(template=TEMPLATE, height=height, barmode="overlay", bargap=0.15,
+                      xaxis=dict(title=dict(text="Working days", font_size=13), type="category",
+                                 categoryorder="array", categoryarray=order),
+                      yaxis=dict(title=None, tickformat=",", rangemode="tozero"),
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, font_size=12),
+                      margin=dict(l=10, r=10, t=24, b=10))
+    return fig
+
+
+def describe_working_days(what: str, bars: pd.DataFrame) -> str:
+    """The histogram in words: each bar's count, in order."""
+    parts = []
+    for _, row in bars.iterrows():
+        count = pd.to_numeric(pd.Series([row["count"]]), errors="coerce").iloc[0]
+        where = row["label"] if row["within"] is None or pd.isna(row["within"]) else f"{row['label']} working days"
+        parts.append(f"{where}: {'hidden' if pd.isna(count) else f'{int(count):,}'}")
+    return f"Bar chart of {what}: " + "; ".join(parts) + "."
+
+
+def before_after_figure(series: pd.DataFrame, result: SpcResult, *, first_after: pd.Timestamp,
+                        transition: pd.Timestamp | None, change_text: str, panels: pd.DataFrame | None = None,
+                        actions: pd.DataFrame | None = None, height: int = 360) -> go.Figure:
+    """spc_figure with the after period shaded and labelled, and the change's month (left out of both periods)
+    hatched, so the comparison's sides are named on the chart, not only coloured."""
+    fig = spc_figure(series, result, panels=panels, actions=actions, height=height)
+    last = pd.Timestamp(series["month"].max()) + pd.DateOffset(days=15)
+    start = pd.Timestamp(first_after) - pd.DateOffset(days=15)
+    fig.add_vrect(x0=start, x1=last, fillcolor=PALETTE[1], opacity=0.08, line_width=0, layer="below",
+                  annotation_text="After the change", annotation_position="bottom right", annotation_font_size=12)
+    if transition is not None:
+        fig.add_vrect(x0=pd.Timestamp(transition) - pd.DateOffset(days=15), x1=start, fillcolor=GREY, opacity=0.15,
+                      line_width=0, layer="below", annotation_text="left out", annotation_position="bottom left",
+                      annotation_font_size=11)
+    fig.add_vline(x=start, line_dash="dash", line_color=PALETTE[4], line_width=1.5)
+    fig.add_annotation(x=pd.Timestamp(series["month"].min()), y=0, yref="paper", yanchor="bottom", xanchor="left",
+                       showarrow=False, text="Before the change", font=dict(size=12, color=PALETTE[4]),
+                       hovertext=safe_text(change_text, 160))
+    return fig
+
+
+def count_bars_figure(frame: pd.DataFrame, category: str, count: str, *, name: str, height: int = 300) -> go.Figure:
+    """Counts as vertical bars in the order given (never sorted by size), each with its value written on it;
+    a missing (hidden) count has no bar and is written [c]."""
+    counts = pd.to_numeric(frame[count], errors="coerce")
+    texts = ["[c]" if pd.isna(c) else f"{int(c):,}" for c in counts]
+    fig = go.Figure(go.Bar(x=[safe_text(c, 40) for c in frame[category]], y=counts.fillna(0), text=texts,
+                           textposition="outside", cliponaxis=False, marker=dict(color=PALETTE[0]), name=name,
+                           hovertemplate="%{x}: %{text}<extra></extra>"))
+    fig.update_layout(template=TEMPLATE, height=height, showlegend=False, margin=dict(l=10, r=10, t=24, b=10),
+                      xaxis=dict(title=None, type="category"), yaxis=dict(title=None, tickformat=",", rangemode="tozero"))
+    return fig
+
+
+def describe_counts(frame: pd.DataFrame, category: str, count: str, what: str) -> str:
+    counts = pd.to_numeric(frame[count], errors="coerce")
+    parts = [f"{c}: {'hidden' if pd.isna(n) else f'{int(n):,}'}" for c, n in zip(frame[category], counts)]
+    return f"Bar chart of {what}, in order: " + ("; ".join(parts) if parts else "none") + "."
