@@ -316,3 +316,11 @@ def test_the_board_sees_the_quarter_force_wide_with_small_counts_suppressed(monk
     rows = [line.split(",") for line in csv_text.splitlines()[1:]]
     assert all(not _small_counts(row[3:8]) for row in rows)
     assert any("[c]" in row for row in rows)
+
+
+def test_a_count_withheld_by_disclosure_control_reads_as_c_rather_than_failing():
+    from ui.display import count_text
+
+    assert count_text(1234, 5678) == "1,234 of 5,678"
+    assert count_text(pd.NA, 40) == "[c] of 40"
+    assert count_text(float("nan"), 12) == "[c] of 12"

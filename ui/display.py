@@ -13,6 +13,7 @@ import streamlit as st
 
 from metrics import contract
 from metrics.catalogue import Catalogue, Entitlement
+from metrics.disclosure import MARKER
 from metrics.funnel import FUNNEL_BANDS, FunnelResult, funnel
 from metrics.rates import format_rate
 from metrics.spc import MIN_POINTS_SPC, POINT_TYPES
@@ -85,8 +86,11 @@ def channel_shares(mix: pd.DataFrame) -> pd.DataFrame:
     return shares.reset_index(drop=True)
 
 
-def count_text(numerator: int, denominator: int) -> str:
-    return f"{int(numerator):,} of {int(denominator):,}"
+def count_text(numerator, denominator) -> str:
+    """'3 of 4'; a count withheld by disclosure control (missing) shows as [c]."""
+    def one(value) -> str:
+        return MARKER if value is None or pd.isna(value) else f"{int(value):,}"
+    return f"{one(numerator)} of {one(denominator)}"
 
 
 def rates_table(frame: pd.DataFrame, label_column: str, label_title: str, show_timeliness: bool = True) -> None:
@@ -302,7 +306,8 @@ def spc_table(item: SeriesSpc) -> pd.DataFrame:
     table = pd.DataFrame({
         "Month": points["date"].dt.strftime("%b %Y"),
         "Rate %": points["value"] * 100,
-        "n of N": [count_text(n, d) if d else "no cases" for n, d in zip(points["numerator"], points["denominator"])],
+        "n of N": [count_text(n, d) if pd.isna(d) or d else "no cases"
+                   for n, d in zip(points["numerator"], points["denominator"])],
         "Mean %": points["mean"] * 100,
         "Lower limit %": points["lpl"] * 100,
         "Upper limit %": points["upl"] * 100,
