@@ -23,8 +23,8 @@ from ui import access, data, display
 from ui.auditing import recorded
 from ui.frame import page_context
 
+ctx = page_context("feedback_panels")
 PAGE_ID = "feedback_panels"
-ctx = page_context(PAGE_ID)
 catalogue, filters, store = ctx.catalogue, ctx.filters, ctx.store
 log = logging.getLogger("pages.feedback_panels")
 editor = panel_edits.may_edit(ctx.role)

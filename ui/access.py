@@ -42,6 +42,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("explore", "pages/explore.py", "Explore", ":material/query_stats:", frozenset({"action_group", "victim_services", "admin"})),
     PageSpec("data", "pages/data.py", "Data", ":material/database:", frozenset({"admin"})),
     PageSpec("audit_trail", "pages/audit_trail.py", "Audit trail", ":material/policy:", frozenset({"admin"})),
+    PageSpec("access", "pages/access.py", "Who may see what", ":material/admin_panel_settings:", frozenset({"admin"})),
 )
 
 

@@ -9,15 +9,25 @@ With no identity provider the app runs in demo mode: a role switcher stands in f
 frame refuses to open any store that does not hold the synthetic demo data.
 
 The functions that decide (`roles_from_claims`, `session_problem`, `load_role_mapping`) are pure, so the
-rules are tested without a browser; `current_claims` is the one place that reads `st.user`.
+rules are tested without a browser; `current_claims` is the one place that reads `st.user`. The admin's
+"Who may see what" page changes the mapping file through `save_role_mapping`, which writes it whole, and only
+over the version the page read.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import hashlib
 import logging
+import os
 import re
+import stat
+import tempfile
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,9 +36,11 @@ import yaml
 
 from ui import access
 
-__all__ = ["Identity", "RoleMapping", "RoleMappingError", "ROLE_LABELS", "DEFAULT_MAX_SESSION_HOURS",
-           "auth_settings", "load_role_mapping", "roles_from_claims", "session_problem", "user_name",
-           "current_claims", "resolve_identity"]
+__all__ = ["Identity", "RoleMapping", "RoleMappingError", "RoleMappingChanged", "ROLE_LABELS",
+           "DEFAULT_MAX_SESSION_HOURS", "MAX_ENTRY_CHARS", "auth_settings", "load_role_mapping", "mapping_and_digest",
+           "entry_key", "entry_problems", "with_user_roles", "with_group_roles", "mapping_to_yaml",
+           "save_role_mapping", "roles_from_claims", "session_problem", "user_name", "current_claims",
+           "resolve_identity"]
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +119,29 @@ def auth_settings(secrets: Mapping, app_dir: Path) -> AuthSettings:
 
 def load_role_mapping(path: Path) -> RoleMapping:
     """The mapping file (YAML: `users:` email -> roles, `groups:` group -> roles); every problem named."""
-    source = path.name
+    return _parse_role_mapping(_read_mapping_text(path), path.name)
+
+
+def _read_mapping_text(path: Path) -> str:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RoleMappingError(source, ["the file does not exist"]) from None
+        raise RoleMappingError(path.name, ["the file does not exist"]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RoleMappingError(source, [f"the file cannot be read ({exc.__class__.__name__})"]) from None
+        raise RoleMappingError(path.name, [f"the file cannot be read ({exc.__class__.__name__})"]) from None
+
+
+def _is_email(name) -> bool:
+    return bool(_EMAIL_RE.match(str(name)))
+
+
+def _unknown_roles(roles) -> list:
+    return [r for r in roles if r not in access.ROLES]
+
+
+def _parse_role_mapping(text: str, source: str) -> RoleMapping:
+    try:
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -134,17 +162,209 @@ def load_role_mapping(path: Path) -> RoleMapping:
             if not isinstance(roles, list) or not roles:
                 problems.append(f"{section} {name!r}: expected a list of roles")
                 continue
-            unknown = [r for r in roles if r not in access.ROLES]
+            unknown = _unknown_roles(roles)
             if unknown:
                 problems.append(f"{section} {name!r}: unknown role(s) {', '.join(map(str, unknown))} "
                                 f"(roles are {', '.join(access.ROLES)})")
-            if section == "users" and not _EMAIL_RE.match(str(name)):
+            if section == "users" and not _is_email(name):
                 problems.append(f"users {name!r}: not an email address")
             key = str(name).strip().lower() if section == "users" else str(name).strip()
             parsed[section][key] = _ordered(r for r in roles if r in access.ROLES)
     if problems:
         raise RoleMappingError(source, problems)
     return RoleMapping(parsed.get("users", {}), parsed.get("groups", {}), source)
+
+
+# --- editing the mapping file (the admin's "Who may see what" page) -------------------------------------
+
+MAX_ENTRY_CHARS = 254  # the longest usable email address; the audit trail takes ids of up to 256
+DEFAULT_MAPPING_HEADER = (
+    "# Who may see what, beside the roles in the sign-in token (see README, \"Sign-in and roles\").\n"
+    "# Kept readable only by the dashboard's service account. Roles: board, action_group, victim_services, admin.\n"
+    "# Saved by the dashboard's \"Who may see what\" page, which keeps this header but not comments beside entries.\n")
+_ENTRY_WORDS = {"users": "Email address", "groups": "Group id"}
+
+
+class RoleMappingChanged(RoleMappingError):
+    """The file is not the version the change was made against: someone else saved it meanwhile."""
+
+    def __init__(self, source: str):
+        super().__init__(source, ["the file has changed since it was opened (someone else saved a change, or it was "
+                                  "edited on the server), so nothing was written"])
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def mapping_and_digest(path: Path) -> tuple[RoleMapping, str]:
+    """The mapping and the sha256 of the very bytes it was read from: the version a change is made against."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RoleMappingError(path.name, ["the file does not exist"]) from None
+    except OSError as exc:
+        raise RoleMappingError(path.name, [f"the file cannot be read ({exc.__class__.__name__})"]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RoleMappingError(path.name, ["the file cannot be read (UnicodeDecodeError)"]) from None
+    return _parse_role_mapping(text, path.name), _sha256(data)
+
+
+def entry_key(section: str, name: str) -> str:
+    """The name as the mapping keeps it: an email address trimmed and in lower case, a group id trimmed."""
+    name = str(name).strip()
+    return name.lower() if section == "users" else name
+
+
+def entry_problems(section: str, name: str, roles) -> list[str]:
+    """What is wrong with one entry (section "users" or "groups"), each problem naming its field.
+
+    The same rules as the file's (an email address, known roles), and an entry must also be short enough and
+    free of control characters to be named in the audit trail. Empty roles are allowed: they remove the entry."""
+    if section not in _ENTRY_WORDS:
+        raise ValueError(f"unknown mapping section {section!r}")
+    field_name, key = _ENTRY_WORDS[section], entry_key(section, name)
+    problems = []
+    if not key:
+        problems.append(f"{field_name}: enter one.")
+    elif len(key) > MAX_ENTRY_CHARS:
+        problems.append(f"{field_name}: longer than {MAX_ENTRY_CHARS} characters.")
+    elif any(unicodedata.category(c).startswith("C") for c in key):
+        problems.append(f"{field_name}: contains a control or invisible formatting character.")
+    elif section == "users" and not _is_email(key):
+        problems.append(f"{field_name} {key!r}: not an email address (it needs one @ and no spaces).")
+    if isinstance(roles, str):
+        roles = [roles]
+    unknown = _unknown_roles(roles)
+    if unknown:
+        problems.append(f"Roles: unknown role(s) {', '.join(map(str, unknown))} (roles are {', '.join(access.ROLES)}).")
+    return problems
+
+
+def _with_entry_roles(mapping: RoleMapping, section: str, name: str, roles) -> RoleMapping:
+    roles = [roles] if isinstance(roles, str) else list(roles)
+    problems = entry_problems(section, name, roles)
+    if problems:
+        raise RoleMappingError(mapping.source or "the role mapping", problems)
+    entries = dict(getattr(mapping, section))
+    key = entry_key(section, name)
+    if roles:
+        entries[key] = _ordered(roles)
+    else:
+        entries.pop(key, None)
+    return replace(mapping, **{section: entries})
+
+
+def with_user_roles(mapping: RoleMapping, email: str, roles) -> RoleMapping:
+    """A copy of the mapping with this email address given exactly these roles (none: the entry removed).
+    Raises RoleMappingError naming each field that is wrong."""
+    return _with_entry_roles(mapping, "users", email, roles)
+
+
+def with_group_roles(mapping: RoleMapping, group: str, roles) -> RoleMapping:
+    """A copy of the mapping with this group given exactly these roles (none: the entry removed)."""
+    return _with_entry_roles(mapping, "groups", group, roles)
+
+
+def _comment_header(text: str) -> str | None:
+    """The file's opening comment lines, kept when it is saved again."""
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            lines.append(line)
+        elif line.strip():
+            break
+    return "\n".join(lines) + "\n" if lines else None
+
+
+def mapping_to_yaml(mapping: RoleMapping, header: str | None = None) -> str:
+    """The mapping as the file's YAML, in a stable order (entries alphabetical, roles least privileged first),
+    after the header (comment lines; the default one if None)."""
+    header = DEFAULT_MAPPING_HEADER if header is None else header
+    if header and not header.endswith("\n"):
+        header += "\n"
+    if any(line and not line.startswith("#") for line in header.splitlines()):
+        raise ValueError("a mapping file's header must be comment lines")
+    body = {"version": 1,
+            "users": {key: list(_ordered(mapping.users[key])) for key in sorted(mapping.users)},
+            "groups": {key: list(_ordered(mapping.groups[key])) for key in sorted(mapping.groups)}}
+    return header + yaml.safe_dump(body, sort_keys=False, default_flow_style=None, allow_unicode=True, width=1000)
+
+
+_WRITE_REASONS = {
+    errno.EACCES: "no permission to write in its folder",
+    errno.EPERM: "no permission to write in its folder",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.ENOENT: "its folder does not exist",
+}
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """One writer at a time, across threads and processes: an exclusive lock on the folder itself (a lock on
+    the file would not do, as each save replaces the file with a new one)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _replace_atomically(target: Path, data: bytes, mode: int) -> None:
+    """Write a temporary file beside the target, on disk, then swap it in: readers see the old file or the new."""
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    with contextlib.suppress(OSError):  # the rename on disk too; the file itself is already whole
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+def save_role_mapping(path: Path, new_mapping: RoleMapping, expected_sha256: str | None) -> str:
+    """Write the mapping to its file, whole or not at all, and return the new file's sha256.
+
+    `expected_sha256` is the digest of the version the change was made against (mapping_and_digest), or None
+    for a file that does not exist yet. If the file is not that version, RoleMappingChanged is raised and
+    nothing is written. A mapping the file's rules would refuse, or a file that cannot be written, raises
+    RoleMappingError and changes nothing. The file keeps its permissions (a new one is 0600) and its header.
+    """
+    target = Path(os.path.realpath(path))  # a symbolic link stays a link to the file it names
+    source = target.name
+    try:
+        with _folder_lock(target.parent):
+            try:
+                current = target.read_bytes()
+                mode = stat.S_IMODE(target.stat().st_mode)
+            except FileNotFoundError:
+                current, mode = None, 0o600
+            if (None if current is None else _sha256(current)) != expected_sha256:
+                raise RoleMappingChanged(source)
+            header = _comment_header(current.decode("utf-8", errors="replace")) if current is not None else None
+            text = mapping_to_yaml(new_mapping, header)
+            _parse_role_mapping(text, source)  # never write a file that would stop everyone at sign-in
+            data = text.encode("utf-8")
+            _replace_atomically(target, data, mode)
+    except OSError as exc:
+        reason = _WRITE_REASONS.get(exc.errno, exc.strerror or exc.__class__.__name__)
+        raise RoleMappingError(source, [f"it could not be written ({reason}); the file is unchanged"]) from None
+    return _sha256(data)
 
 
 def user_name(claims: Mapping) -> str:
@@ -199,8 +419,17 @@ def current_claims() -> Mapping | None:
     return st.user.to_dict()
 
 
+def _file_version(path: Path) -> tuple[int, int, int]:
+    """Changes whenever the file is replaced or rewritten, even twice within one tick of the file clock."""
+    try:
+        info = path.stat()
+    except OSError:
+        return (0, 0, 0)
+    return (info.st_mtime_ns, info.st_ino, info.st_size)
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _cached_mapping(path_text: str, modified_ns: int) -> RoleMapping:
+def _cached_mapping(path_text: str, version: tuple[int, int, int]) -> RoleMapping:
     return load_role_mapping(Path(path_text))
 
 
@@ -224,7 +453,7 @@ def resolve_identity(settings: AuthSettings, demo_role_key: str) -> Identity:
     if settings.role_mapping is not None:
         path = settings.role_mapping
         try:
-            mapping = _cached_mapping(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+            mapping = _cached_mapping(str(path), _file_version(path))
         except RoleMappingError as exc:
             log.error("role mapping unusable: %s", exc)
             _stop_with(f"The role mapping file has mistakes, so nobody's role can be decided: "
