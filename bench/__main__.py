@@ -1,9 +1,16 @@
-"""The benchmark (not a test): `python -m bench [--scales 1,3] [--repeats 15] [--gen-repeats 3]`.
+"""The benchmark (not a test): `python -m bench [--only queries|import] [--scales 1,3] [--repeats 15]
+[--gen-repeats 3] [--import-repeats 3]`.
 
-Builds demo stores of 1 and 3 force-years (160,000 and 480,000 cases) and prints medians over
+Queries: builds demo stores of 1 and 3 force-years (160,000 and 480,000 cases) and prints medians over
 repeated runs: demo generation, the data behind Board overview and Rights compliance (warm),
 the same figures from a straightforward pandas implementation with the speed ratio, and peak
-memory. Each measurement runs in its own process. Results go to bench/out/results.{json,md}.
+memory. Results go to bench/out/results.{json,md}.
+
+Import: 1,000,000 entitlement rows from CSV with full validation, into a store holding their parents,
+into one holding a previous load, with 1% bad rows, and as a first load (bench/import_bench.py).
+Results go to bench/out/import.{json,md}.
+
+Each measurement runs in its own process. Without --only, both run.
 """
 
 from __future__ import annotations
@@ -25,8 +32,11 @@ TARGETS = {"board_overview_3fy_s": 0.150, "pandas_ratio_min": 5.0, "generate_1fy
 
 
 def run_worker(*args: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench.worker", *args], check=True, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "bench.worker", *args], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parent.parent)
+    if out.returncode:
+        sys.stderr.write(out.stderr[-3000:])
+        raise RuntimeError(f"benchmark worker {args[0]} failed (exit {out.returncode})")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -104,18 +114,8 @@ def markdown(results: list[dict], host: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", default="1,3", help="force-years to measure, comma-separated (default 1,3)")
-    parser.add_argument("--repeats", type=int, default=15, help="warm query runs per measurement (default 15)")
-    parser.add_argument("--gen-repeats", type=int, default=3, help="demo generations per scale (default 3)")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "out"))
-    args = parser.parse_args(argv)
+def run_queries(args, out: Path, host: str) -> None:
     scales = [int(s) for s in args.scales.split(",")]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    host = machine()
     results = []
     with tempfile.TemporaryDirectory(prefix="vcd-bench-") as tmp:
         for force_years in scales:
@@ -134,6 +134,42 @@ def main(argv: list[str] | None = None) -> int:
               f"{'met' if by_scale[1]['generate_and_build_s'] <= TARGETS['generate_1fy_s'] else 'MISSED'}")
     ratio_ok = all(r["board_ratio"] >= TARGETS["pandas_ratio_min"] for r in results)
     print(f"target: at least {TARGETS['pandas_ratio_min']:.0f}× faster than pandas: {'met' if ratio_ok else 'MISSED'}")
+
+
+
+def run_import(out: Path, host: str, repeats: int) -> None:
+    from bench.import_bench import TARGET_ROWS_PER_S, bench_import, import_markdown
+
+    with tempfile.TemporaryDirectory(prefix="vcd-bench-import-") as tmp:
+        result = bench_import(Path(tmp), repeats, run_worker, lambda text: print(text, file=sys.stderr, flush=True))
+    table = import_markdown(result, host)
+    (out / "import.json").write_text(json.dumps({"machine": host, **result}, indent=2))
+    (out / "import.md").write_text(table + "\n")
+    print(table)
+    for name, r in result["scenarios"].items():
+        print(f"target: {name}: at least {TARGET_ROWS_PER_S:,} entitlement rows/s: "
+              f"{'met' if r['rows_per_s'] >= TARGET_ROWS_PER_S else 'MISSED'} ({r['rows_per_s']:,.0f})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=("queries", "import"), help="run one part of the benchmark (default: both)")
+    parser.add_argument("--import-repeats", type=int, default=3, help="runs of each import scenario (default 3)")
+    parser.add_argument("--scales", default="1,3", help="force-years to measure, comma-separated (default 1,3)")
+    parser.add_argument("--repeats", type=int, default=15, help="warm query runs per measurement (default 15)")
+    parser.add_argument("--gen-repeats", type=int, default=3, help="demo generations per scale (default 3)")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "out"))
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    host = machine()
+    if args.only != "import":
+        run_queries(args, out, host)
+    if args.only != "queries":
+        if args.only is None:
+            print(file=sys.stderr)
+        run_import(out, host, max(args.import_repeats, 1))
     return 0
 
 

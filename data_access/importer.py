@@ -37,12 +37,14 @@ import secrets
 import shutil
 import stat
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from itertools import islice
 from pathlib import Path
+from time import perf_counter
 
 import duckdb
 import numpy as np
@@ -69,8 +71,8 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
 REJECT_SAMPLE = 20  # rejected lines (reasons only) carried in each FileReport
 FIRST_YEAR, LAST_YEAR = 1990, 2099  # a date outside these years is a typo, not a record
 # Store layouts an import can read the current data from: version 1 had the same contract tables and no
-# import tables, so it is carried across (and upgraded) like the current one.
-READABLE_VERSIONS = (1, SCHEMA_VERSION)
+# import tables, version 2 no erasure_log, so both are carried across (and upgraded) like the current one.
+READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
 _CHUNK = 100_000  # CSV/XLSX rows turned into Arrow at a time
 _BUILT_TABLES = {"store_meta", "calendar", "entitlement_facts"}  # rebuilt by every import, never copied
 _FORMULA_RE = r"^[\t\r]|^\s*[=+@-]"
@@ -204,6 +206,16 @@ _EVENT_COLUMNS = {
     "entitlements": ("triggered_at", "delivered_at"), "referrals": ("offered_at", "referred_at", "contacted_at"),
     "surveys": ("responded_at",), "complaints": ("received_at", "acknowledged_at", "closed_at"),
 }
+
+
+@contextmanager
+def _timed(step: str) -> Iterator[None]:
+    """Log how long a step of an import took (debug level; python -m bench reads these to show where time goes)."""
+    began = perf_counter()
+    try:
+        yield
+    finally:
+        log.debug("import step %s took %.3f s", step, perf_counter() - began)
 
 
 # --- reports -----------------------------------------------------------------------------------
@@ -484,6 +496,11 @@ class _CsvBroken(Exception):
 
 
 def _csv_shape(text: str) -> _CsvShape:
+    """The file's shape: from its bytes when every record is one line (_csv_shape_fast), else record by record."""
+    return _csv_shape_fast(text.encode("utf-8")) or _csv_shape_records(text)
+
+
+def _csv_shape_records(text: str) -> _CsvShape:
     reader = _csv_reader(text)
     last = total = empty = ragged = width = 0
     header = None
@@ -509,6 +526,83 @@ def _csv_shape(text: str) -> _CsvShape:
             last = total
     return _CsvShape(records=last, total=total + (header is not None), lines=reader.line_num, empty=empty,
                      ragged=ragged, header=tuple(header) if header is not None else None)
+
+
+_LONGEST_FAST_LINE = 100_000  # bytes; a longer line could hold a value over the csv module's field limit
+# Bytes that are never whitespace and never a separator.
+_NOT_BLANK_BYTE = np.zeros(256, dtype=bool)
+_NOT_BLANK_BYTE[0x21:0x7F] = True
+_NOT_BLANK_BYTE[ord(",")] = False
+
+
+def _csv_shape_fast(data: bytes) -> _CsvShape | None:
+    """What _csv_shape_records finds, worked out from the bytes with numpy for the usual file, or None to let it
+    decide.
+
+    Usual means: every line break is \\n or \\r\\n, no line longer than _LONGEST_FAST_LINE, and every line that
+    holds a quote is one whole record. Lines without a quote are split at commas; lines with one are read one
+    by one by the csv module (strict), so a quote left open at the end of a line (a record spanning lines, or a
+    broken file) sends the whole file to _csv_shape_records. Nothing here shares code with the Arrow reader.
+    """
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if not body or (b"\r" in body and body.count(b"\r") != body.count(b"\r\n")):
+        return None
+    raw = np.frombuffer(body, dtype=np.uint8)
+    breaks = np.flatnonzero(raw == 0x0A)
+    starts = np.concatenate(([0], breaks + 1))
+    stops = np.concatenate((breaks, [len(body)]))
+    if starts[-1] == len(body):  # the file ends with a line break: no line after it
+        starts, stops = starts[:-1], stops[:-1]
+    filled = stops > starts
+    stops[filled] -= raw[stops[filled] - 1] == 0x0D  # \r\n ends the line as \n does
+    lengths = stops - starts
+    if lengths.max() > _LONGEST_FAST_LINE:
+        return None
+    commas = np.flatnonzero(raw == 0x2C)
+    values = np.searchsorted(commas, stops) - np.searchsorted(commas, starts) + 1
+    values[lengths == 0] = 0  # an empty line is a record with no value
+    # A line starting with a byte that is neither whitespace nor a comma is not blank; the rest (usually none),
+    # and the lines holding a quote, are read by Python, whose str.strip() decides what whitespace is.
+    unsure = (lengths > 0) & ~_NOT_BLANK_BYTE[raw[np.minimum(starts, len(raw) - 1)]]
+    blank = np.zeros(len(starts), dtype=bool)
+    quoted = set((np.searchsorted(starts, _positions(body, raw, b'"'), side="right") - 1).tolist())
+    unsure = set(np.flatnonzero(unsure).tolist()) | quoted
+    header = None
+    for line in sorted(unsure | {0}):
+        text = body[starts[line]:stops[line]].decode("utf-8")
+        if line in quoted:
+            try:
+                records = list(csv.reader([text], strict=True))
+            except csv.Error:
+                return None
+            if len(records) != 1:
+                return None
+            record = records[0]
+        else:
+            record = text.split(",") if text else []
+        values[line] = len(record)
+        blank[line] = bool(record) and not "".join(record).strip()
+        if line == 0:
+            header = record
+    if not header or not "".join(header).strip():
+        return None  # no column names: _csv_shape_records and the refusal that follows it
+    width = len(header)
+    values, blank = values[1:], blank[1:]
+    kept = np.flatnonzero((values > 0) & ~blank)
+    return _CsvShape(records=int(kept[-1]) + 1 if len(kept) else 0, total=len(starts), lines=len(starts),
+                     empty=int(np.count_nonzero(values == 0)),
+                     ragged=int(np.count_nonzero((values != width) & (values > 0))), header=tuple(header))
+
+
+def _positions(body: bytes, raw: np.ndarray, byte: bytes) -> np.ndarray:
+    """Where a byte occurs: by bytes.find when it is rare (no pass over the whole file), else by numpy."""
+    if body.count(byte) > 10_000:
+        return np.flatnonzero(raw == byte[0])
+    found, at = [], body.find(byte)
+    while at >= 0:
+        found.append(at)
+        at = body.find(byte, at + 1)
+    return np.array(found, dtype=np.int64)
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # how io.StringIO(newline="") splits lines, so csv's line_num agrees
@@ -562,20 +656,32 @@ def _arrow_csv(data: bytes, width: int, shape: _CsvShape) -> pa.Table | None:
         return None
     if table.num_rows != shape.total - 1:
         return None
-    blank = None
-    for column in table.columns:
-        empty = pc.equal(pc.utf8_trim_whitespace(column), "")
-        blank = empty if blank is None else pc.and_(blank, empty)
-    filled = pc.indices_nonzero(pc.invert(blank)) if blank is not None else pa.array([], pa.uint64())
+    blank = _blank_rows(table)
+    filled = pc.indices_nonzero(pc.invert(blank))
     kept = int(pc.max(filled).as_py()) + 1 if len(filled) else 0
     if kept != shape.records:
         return None  # the two readers disagree on what is blank: let the csv module decide
     table = table.slice(0, kept)
-    blank = blank.slice(0, kept) if blank is not None else pa.array([], pa.bool_())
+    blank = blank.slice(0, kept)
     pre = pc.if_else(blank, pa.scalar("the line is blank"), pa.scalar(None, pa.string()))
     raw = pc.if_else(blank, pa.scalar("{}"), pa.scalar(None, pa.string()))
-    arrays = [pa.array(np.arange(2, kept + 2, dtype=np.int64)), pre, raw] + [c.combine_chunks() for c in table.columns]
+    # The columns keep Arrow's chunks (DuckDB scans them as they are); one table, one row per record.
+    arrays = [pa.chunked_array([np.arange(2, kept + 2, dtype=np.int64)]), pre, raw] + table.columns
     return pa.Table.from_arrays(arrays, names=["__line", "__pre", "__raw"] + names)
+
+
+def _blank_rows(table: pa.Table) -> pa.Array:
+    """True for a row whose every value is empty or whitespace. Only a row whose first value is blank can be,
+    so the other columns are looked at for those rows alone (usually none)."""
+    first = pc.equal(pc.utf8_trim_whitespace(table.column(0)), "").combine_chunks()
+    candidates = pc.indices_nonzero(first)
+    if not len(candidates):
+        return first
+    for column in table.columns[1:]:
+        candidates = pc.filter(candidates, pc.equal(pc.utf8_trim_whitespace(pc.take(column, candidates)), ""))
+    blank = np.zeros(table.num_rows, dtype=bool)
+    blank[candidates.to_numpy()] = True
+    return pa.array(blank)
 
 
 def _parse_csv_records(staged: _Staged, text: str) -> None:
@@ -896,19 +1002,34 @@ def _in_list(values: Iterable[str]) -> str:
     return ", ".join(_quote(v) for v in values)
 
 
+# The pattern a column's text must fully match before it is cast; matched once per row (m_<col>) and used by
+# both the cast and the check, since a regular expression costs more than anything else per value.
+_PATTERN = {"timestamp": _TIMESTAMP_RE, "date": _DATE_RE, "int": _INT_RE, "number": _NUMBER_RE}
+# The first characters with which _FORMULA_RE can match (RE2's \s is [\t\n\f\r ]): the expression is
+# evaluated only for values starting with one of them (tests/test_import_fast_paths.py checks the list).
+_FORMULA_FIRST = (9, 10, 12, 13, 32, 43, 45, 61, 64)
+
+
+def _trimmed(raw: str) -> str:
+    """NULLIF(trim(raw), ''), with trim (which copies every value) skipped where it cannot change the value: DuckDB
+    trims Unicode space separators, and an ASCII value's only one is the space."""
+    return (f"NULLIF(CASE WHEN starts_with({raw}, ' ') OR suffix({raw}, ' ') OR strlen({raw}) <> length({raw}) "
+            f"THEN trim({raw}) ELSE {raw} END, '')")
+
+
 def _typed(col: Column) -> str:
-    v = f"v_{col.name}"
+    v, m = f"v_{col.name}", f"m_{col.name}"
     if col.kind == "timestamp":
-        return f"CASE WHEN regexp_full_match({v}, '{_TIMESTAMP_RE}') THEN try_cast({v} AS TIMESTAMP) END"
+        return f"CASE WHEN {m} THEN try_cast({v} AS TIMESTAMP) END"
     if col.kind == "date":
-        return f"CASE WHEN regexp_full_match({v}, '{_DATE_RE}') THEN try_cast(left({v}, 10) AS DATE) END"
+        return f"CASE WHEN {m} THEN try_cast(left({v}, 10) AS DATE) END"
     if col.kind == "bool":
         return (f"CASE WHEN lower({v}) IN ({_in_list(_TRUE)}) THEN TRUE "
                 f"WHEN lower({v}) IN ({_in_list(_FALSE)}) THEN FALSE END")
     if col.kind == "int":
-        return f"CASE WHEN regexp_full_match({v}, '{_INT_RE}') THEN try_cast({v} AS INTEGER) END"
+        return f"CASE WHEN {m} THEN try_cast({v} AS INTEGER) END"
     if col.kind == "number":
-        return f"CASE WHEN regexp_full_match({v}, '{_NUMBER_RE}') THEN try_cast({v} AS DOUBLE) END"
+        return f"CASE WHEN {m} THEN try_cast({v} AS DOUBLE) END"
     return v
 
 
@@ -922,23 +1043,22 @@ def _bounds(col: Column) -> str:
 
 def _column_check(table: str, col: Column, codes: dict[str, tuple[str, ...]], parent_files: dict[str, int]) -> str:
     """One CASE per column: its first problem in plain English (never quoting the value), or NULL."""
-    name, v, t, r = col.name, f"v_{col.name}", f"t_{col.name}", f"r_{col.name}"
+    name, v, t, r, m = col.name, f"v_{col.name}", f"t_{col.name}", f"r_{col.name}", f"m_{col.name}"
     parts = [f"WHEN {v} IS NULL THEN " + (_quote(f"{name} is empty, but it is required") if col.required else "NULL")]
     if col.kind in ("id", "text"):
-        parts.append(f"WHEN regexp_matches({r}, '{_FORMULA_RE}') THEN "
+        parts.append(f"WHEN ascii({r}) IN ({', '.join(map(str, _FORMULA_FIRST))}) "
+                     f"AND regexp_matches({r}, '{_FORMULA_RE}') THEN "
                      + _quote(f"{name} starts with =, +, -, @, a tab or a carriage return, which a spreadsheet could "
                               "run as a formula; correct it at source"))
     if col.kind == "timestamp":
-        parts += [f"WHEN NOT regexp_full_match({v}, '{_TIMESTAMP_RE}') THEN "
-                  + _quote(f"{name} is not a date written YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]"),
+        parts += [f"WHEN NOT {m} THEN " + _quote(f"{name} is not a date written YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]"),
                   f"WHEN {t} IS NULL THEN " + _quote(f"{name} is not a real date or time (e.g. 30 February)"),
                   f"WHEN year({t}) NOT BETWEEN {FIRST_YEAR} AND {LAST_YEAR} THEN "
                   + _quote(f"{name} is outside the years {FIRST_YEAR} to {LAST_YEAR}")]
     elif col.kind == "date":
-        parts += [f"WHEN regexp_full_match({v}, '{_TIMESTAMP_RE}') AND NOT regexp_full_match({v}, '{_DATE_RE}') THEN "
+        parts += [f"WHEN regexp_full_match({v}, '{_TIMESTAMP_RE}') AND NOT {m} THEN "
                   + _quote(f"{name} is a date: write YYYY-MM-DD, without a time"),
-                  f"WHEN NOT regexp_full_match({v}, '{_DATE_RE}') THEN "
-                  + _quote(f"{name} is not a date written YYYY-MM-DD"),
+                  f"WHEN NOT {m} THEN " + _quote(f"{name} is not a date written YYYY-MM-DD"),
                   f"WHEN {t} IS NULL THEN " + _quote(f"{name} is not a real date (e.g. 30 February)"),
                   f"WHEN year({t}) NOT BETWEEN {FIRST_YEAR} AND {LAST_YEAR} THEN "
                   + _quote(f"{name} is outside the years {FIRST_YEAR} to {LAST_YEAR}")]
@@ -989,9 +1109,17 @@ def _check_sql(staged: _Staged, codes: dict[str, tuple[str, ...]], parent_files:
     for col in spec:
         pos = staged.positions.get(col.name)
         raw = f"s.c{pos}" if pos is not None else "CAST(NULL AS VARCHAR)"
-        base += [f"{raw} AS r_{col.name}", f"NULLIF(trim({raw}), '') AS v_{col.name}"]
+        base += [f"{raw} AS r_{col.name}", f"{_trimmed(raw)} AS v_{col.name}"]
+    matched = [f"regexp_full_match(v_{col.name}, '{_PATTERN[col.kind]}') AS m_{col.name}"
+               for col in spec if col.kind in _PATTERN]
     typed = [f"{_typed(col)} AS t_{col.name}" for col in spec]
+    key_pos = staged.positions.get(key)
+    key_raw = f"c{key_pos}" if key_pos is not None else "CAST(NULL AS VARCHAR)"
     joins, checks, problems = [], [], []
+    # Repeated ids: each one's first line, from the (usually empty) list of keys found more than once. An empty
+    # key's group may be in it, but NULL never joins.
+    joins.append(f"LEFT JOIN (SELECT k, min(__line) AS first_line FROM (SELECT __line, {_trimmed(key_raw)} AS k "
+                 f"FROM stg_{n} WHERE __pre IS NULL) GROUP BY k HAVING count(*) > 1) AS dup ON dup.k = b.v_{key}")
     for col in spec:
         if col.references:
             parent = col.references
@@ -1005,20 +1133,24 @@ def _check_sql(staged: _Staged, codes: dict[str, tuple[str, ...]], parent_files:
         checks.append((f"p{i}", col.name, i))
         problems.append(f"{_column_check(table, col, codes, parent_files)} AS p{i}")
     checks.append(("pdup", key, -1))
-    problems.append(f"CASE WHEN b.v_{key} IS NOT NULL AND b.first_line < b.__line THEN "
-                    f"{_quote(key + ' repeats the ' + key + ' on line ')} || b.first_line || "
+    problems.append(f"CASE WHEN b.v_{key} IS NOT NULL AND dup.first_line < b.__line THEN "
+                    f"{_quote(key + ' repeats the ' + key + ' on line ')} || dup.first_line || "
                     f"{_quote(' of this file; an id may appear only once in a file')} END AS pdup")
     for j, (col_name, condition, reason) in enumerate(_ROW_RULES.get(table, ())):
         checks.append((f"prule{j}", col_name, len(spec) + j))
         problems.append(f"CASE WHEN {condition} THEN {_quote(reason)} END AS prule{j}")
+    # Kept: the line, the key (children in the same import look it up), the typed values and the problems.
+    kept = ["b.__line", f"b.v_{key}"] + [f"b.t_{col.name}" for col in spec]
     sql = f"""
 CREATE TEMP TABLE chk_{n} AS
 WITH base AS (
     SELECT s.__line, {', '.join(base)} FROM stg_{n} AS s WHERE s.__pre IS NULL
+), matched AS (
+    SELECT *{''.join(', ' + m for m in matched)} FROM base
 ), typed AS (
-    SELECT *, {', '.join(typed)}, min(__line) OVER (PARTITION BY v_{key}) AS first_line FROM base
+    SELECT *, {', '.join(typed)} FROM matched
 )
-SELECT b.*, {', '.join(problems)}
+SELECT {', '.join(kept)}, {', '.join(problems)}
 FROM typed AS b {' '.join(joins)} {_RULE_JOINS.get(table, '')}
 """
     return sql, checks
@@ -1040,6 +1172,32 @@ def _validate_and_merge(con: duckdb.DuckDBPyConnection, staged: _Staged, import_
     key = spec[0].name
     con.register(f"stg_{n}", staged.data)
     sql, checks = _check_sql(staged, codes, parent_files)
+    with _timed("validate"):
+        _validate(con, staged, sql, checks)
+    columns = ", ".join(quote_identifier(col.name) for col in spec)
+    typed_columns = ", ".join(f"t_{col.name}" for col in spec)
+    target = quote_identifier(table)
+    updated = 0
+    with _timed("load"):
+        if has_old:
+            updated = con.execute(f"SELECT count(*) FROM old.{target} AS o SEMI JOIN acc_{n} AS a "
+                                  f"ON o.{quote_identifier(key)} = a.t_{key}").fetchall()[0][0]
+            con.execute(f"INSERT INTO main.{target} ({columns}) SELECT {columns} FROM old.{target} AS o "
+                        f"ANTI JOIN acc_{n} AS a ON o.{quote_identifier(key)} = a.t_{key}")
+        con.execute(f"INSERT INTO main.{target} ({columns}) SELECT {typed_columns} FROM acc_{n}")
+    loaded = con.execute(f"SELECT count(*) FROM acc_{n}").fetchall()[0][0]
+    rejected = con.execute(f"SELECT count(*) FROM rej_{n}").fetchall()[0][0]
+    with _timed("rejects"):
+        _store_rejects(con, staged, import_id)
+    sample = con.execute(f"SELECT line, column_name, reason FROM rej_{n} ORDER BY line "
+                         f"LIMIT {REJECT_SAMPLE}").fetchall()
+    return _Result(loaded=loaded, rejected=rejected, inserted=loaded - updated, updated=updated,
+                   rejects=tuple(RejectedLine(int(a), b, r) for a, b, r in sample))
+
+
+def _validate(con: duckdb.DuckDBPyConnection, staged: _Staged, sql: str, checks: list) -> None:
+    """chk_<n> (typed values and problems), rej_<n> (each rejected line with its reasons), acc_<n> (the rest)."""
+    n, spec = staged.file_no, TABLE_COLUMNS[staged.table]
     con.execute(sql)
     problem_columns = ", ".join(name for name, _, _ in checks)
     check_rows = ", ".join(f"({_quote(p)}, {_quote(col)}, {order})" for p, col, order in checks)
@@ -1060,25 +1218,9 @@ SELECT r.__line AS line, c.column_name, r.reason FROM
 """)
     # Rows already rejected while reading (blank, wrong number of values) join those rejected here.
     con.execute(f"INSERT INTO rej_{n} SELECT __line, '', __pre FROM stg_{n} WHERE __pre IS NOT NULL")
-    columns = ", ".join(quote_identifier(col.name) for col in spec)
     typed_columns = ", ".join(f"t_{col.name}" for col in spec)
     con.execute(f"CREATE TEMP TABLE acc_{n} AS SELECT __line, {typed_columns} FROM chk_{n} "
                 f"WHERE __line NOT IN (SELECT line FROM rej_{n})")
-    target = quote_identifier(table)
-    updated = 0
-    if has_old:
-        updated = con.execute(f"SELECT count(*) FROM old.{target} AS o SEMI JOIN acc_{n} AS a "
-                              f"ON o.{quote_identifier(key)} = a.t_{key}").fetchall()[0][0]
-        con.execute(f"INSERT INTO main.{target} ({columns}) SELECT {columns} FROM old.{target} AS o "
-                    f"ANTI JOIN acc_{n} AS a ON o.{quote_identifier(key)} = a.t_{key}")
-    con.execute(f"INSERT INTO main.{target} ({columns}) SELECT {typed_columns} FROM acc_{n}")
-    loaded = con.execute(f"SELECT count(*) FROM acc_{n}").fetchall()[0][0]
-    rejected = con.execute(f"SELECT count(*) FROM rej_{n}").fetchall()[0][0]
-    _store_rejects(con, staged, import_id)
-    sample = con.execute(f"SELECT line, column_name, reason FROM rej_{n} ORDER BY line "
-                         f"LIMIT {REJECT_SAMPLE}").fetchall()
-    return _Result(loaded=loaded, rejected=rejected, inserted=loaded - updated, updated=updated,
-                   rejects=tuple(RejectedLine(int(a), b, r) for a, b, r in sample))
 
 
 def _store_rejects(con: duckdb.DuckDBPyConnection, staged: _Staged, import_id: str) -> None:
@@ -1160,7 +1302,7 @@ def _build(plan: _Plan) -> dict[int, _Result]:
         if not plan.fresh:
             con.execute("ATTACH $path AS old (READ_ONLY)", {"path": str(plan.db)})
         new_db = con.execute("SELECT current_database()").fetchall()[0][0]
-        con.execute(schema_ddl())
+        deferred = _create_schema(con, new_db)
         old_tables = {} if plan.fresh else _tables_of(con, "old")
         old_counts = {t: con.execute(f"SELECT count(*) FROM old.{quote_identifier(t)}").fetchall()[0][0]
                       for t in LOAD_ORDER if t in old_tables}
@@ -1180,18 +1322,103 @@ def _build(plan: _Plan) -> dict[int, _Result]:
             if table in LOAD_ORDER or table in _BUILT_TABLES or table not in old_tables:
                 continue
             _copy(con, table, columns, old_tables[table])
+        with _timed("prove rules"):
+            _enforce(con, deferred)
         _write_import_log(con, plan, results)
         as_of = _calendar_and_as_of(con, plan.data_as_of)
-        con.execute(FACTS_SQL)
+        with _timed("facts"):
+            con.execute(FACTS_SQL)
         write_meta(con, data_as_of=as_of, is_demo=False, source=f"imports (latest {plan.import_id} by {plan.user})")
         if "store_meta" in old_tables:  # keys other tools keep in store_meta survive the rebuild
             con.execute("INSERT INTO main.store_meta SELECT key, value FROM old.store_meta "
                         "WHERE key NOT IN (SELECT key FROM main.store_meta)")
-        _reconcile(con, plan, results, old_counts)
-        con.execute("CHECKPOINT")
+        with _timed("reconcile"):
+            _reconcile(con, plan, results, old_counts)
+        with _timed("write"):
+            con.execute("CHECKPOINT")
     finally:
         con.close()
     return results
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    """A contract table built without its key, foreign keys and checks, which _enforce then proves."""
+
+    table: str
+    key: tuple[str, ...]  # the primary key, put back once the rows are in
+    references: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...]  # (columns, parent, parent columns)
+    checks: tuple[str, ...]  # CHECK expressions, as the schema states them
+
+
+def _create_schema(con: duckdb.DuckDBPyConnection, database: str) -> list[_Deferred]:
+    """Create the store's schema, then re-create each contract table with its columns and NOT NULLs only.
+
+    Inserting into DuckDB's constrained tables checks each row against the key index, the parent's index and
+    every CHECK, which was most of an import's time; every one of those rules is already a row check of the
+    validation (a row breaking one is rejected), and _enforce proves them all again on the loaded tables, and
+    puts each primary key back, before anything else is written. If the schema ever holds something this cannot
+    re-create or prove (another kind of constraint, a column default), every table is left as declared.
+    """
+    con.execute(schema_ddl())
+    constraints: dict[str, list[tuple]] = {table: [] for table in LOAD_ORDER}
+    for table, *constraint in con.execute(
+            "SELECT table_name, constraint_type, expression, constraint_column_names, referenced_table, "
+            "referenced_column_names FROM duckdb_constraints() WHERE database_name = ? AND schema_name = 'main'",
+            [database]).fetchall():
+        if table in constraints:
+            constraints[table].append(constraint)
+    columns: dict[str, list[tuple]] = {table: [] for table in LOAD_ORDER}
+    for table, *column in con.execute(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default FROM duckdb_columns() "
+            "WHERE database_name = ? AND schema_name = 'main' ORDER BY table_name, column_index", [database]).fetchall():
+        if table in columns:
+            columns[table].append(column)
+    kinds = {kind for rows in constraints.values() for kind, *_ in rows}
+    if not kinds <= {"PRIMARY KEY", "FOREIGN KEY", "CHECK", "NOT NULL"} or any(
+            default is not None for rows in columns.values() for *_, default in rows):
+        return []
+    deferred = []
+    for table, rows in constraints.items():
+        keys = [tuple(cols) for kind, _, cols, *_ in rows if kind == "PRIMARY KEY"]
+        deferred.append(_Deferred(
+            table, keys[0] if keys else (),
+            tuple(sorted({(tuple(cols), parent, tuple(parent_cols))
+                          for kind, _, cols, parent, parent_cols in rows if kind == "FOREIGN KEY"})),
+            tuple(sorted({expression for kind, expression, *_ in rows if kind == "CHECK"}))))
+    for d in reversed(deferred):  # children first: a parent cannot be dropped while a foreign key names it
+        con.execute(f"DROP TABLE main.{quote_identifier(d.table)}")
+    for d in deferred:
+        definition = ", ".join(f"{quote_identifier(name)} {kind}{'' if nullable else ' NOT NULL'}"
+                               for name, kind, nullable, _ in columns[d.table])
+        con.execute(f"CREATE TABLE main.{quote_identifier(d.table)} ({definition})")
+    return deferred
+
+
+def _enforce(con: duckdb.DuckDBPyConnection, deferred: list[_Deferred]) -> None:
+    """Prove on the loaded tables every rule _create_schema took off them, and put each primary key back (in
+    one pass, far faster than row by row), so the key holds for whatever the import writes next. A repeated
+    key, a CHECK that is FALSE (NULL passes, as in SQL) or a reference to a parent row that is not there raises
+    a ConstraintException, as the constrained insert did: the import fails and the store is left as it was."""
+    for d in deferred:
+        table = quote_identifier(d.table)
+        if d.key:
+            con.execute(f"ALTER TABLE main.{table} ADD PRIMARY KEY ({', '.join(map(quote_identifier, d.key))})")
+        counts = [f"count(*) FILTER (WHERE ({expression}) IS FALSE)" for expression in d.checks]
+        for columns, parent, parent_columns in d.references:
+            matches = " AND ".join(f"p.{quote_identifier(pc_)} = c.{quote_identifier(c_)}"
+                                   for c_, pc_ in zip(columns, parent_columns, strict=True))
+            present = " AND ".join(f"c.{quote_identifier(c_)} IS NOT NULL" for c_ in columns)
+            counts.append(f"(SELECT count(*) FROM main.{table} AS c ANTI JOIN main.{quote_identifier(parent)} AS p "
+                          f"ON {matches} WHERE {present})")
+        if not counts:
+            continue
+        broken = con.execute(f"SELECT {', '.join(counts)} FROM main.{table}").fetchall()[0]
+        rules = list(d.checks) + [f"{', '.join(cols)} references {parent}" for cols, parent, _ in d.references]
+        failed = [rule for rule, count in zip(rules, broken, strict=True) if count]
+        if failed:
+            log.error("the new store breaks rule(s) of table %s: %s", d.table, "; ".join(failed))
+            raise duckdb.ConstraintException(f"table {d.table} breaks its rule(s): {'; '.join(failed)}")
 
 
 def _copy(con: duckdb.DuckDBPyConnection, table: str, new_columns: list[str], old_columns: list[str]) -> None:
@@ -1370,14 +1597,18 @@ def _failure_text(exc: BaseException) -> str:
 
 def import_files(db_path: str | Path, files: Sequence[Path | str | tuple[str, bytes]], user: str | None = None, *,
                  replace_demo: bool = False, reload: bool = False, data_as_of: date | None = None,
-                 catalogue: Catalogue | None = None) -> ImportReport:
+                 catalogue: Catalogue | None = None,
+                 expect: Callable[[Path], str | None] | None = None) -> ImportReport:
     """Import the files into the store at db_path (created if it does not exist), all or nothing.
 
     files: paths of files or folders, or (file name, content) pairs such as uploads. user: who is importing
     (default: the operating-system user). replace_demo: when the store holds the synthetic demo, start a new
     store from these files instead of refusing. reload: load files even if an identical file was loaded
     before. data_as_of: the store's default as-of date (default: the latest event date in the data, at most
-    today). Never raises for bad input: the report says what happened; only an ImportReport with
+    today). expect: a precondition on the live store, called with its path while the import lock is held and
+    before anything is read or built; a message it returns refuses the import with that message (nothing
+    changes), so a check and the write it guards are atomic (an edit refused if the row changed meanwhile).
+    Never raises for bad input: the report says what happened; only an ImportReport with
     status "committed" changed the store.
     """
     db = Path(db_path)
@@ -1435,6 +1666,10 @@ def import_files(db_path: str | Path, files: Sequence[Path | str | tuple[str, by
                 notes.append("--replace-demo had no effect: the store does not hold demo data")
             if live.exists and live.version != SCHEMA_VERSION and not fresh:
                 notes.append(f"the store's layout was upgraded from version {live.version} to {SCHEMA_VERSION}")
+            if expect is not None:
+                refusal = expect(db)
+                if refusal:
+                    raise _Refused(refusal)
             file_refused = False
             tables_seen: dict[str, str] = {}
             for number, item in enumerate(inputs, start=1):
@@ -1462,7 +1697,8 @@ def import_files(db_path: str | Path, files: Sequence[Path | str | tuple[str, by
                     if earlier and earlier[2] > 0:
                         staged.notes.append(f"an identical file was loaded by import {earlier[0]} with "
                                             f"{earlier[2]:,} rejected row(s); loaded again")
-                    _read_file(staged, data)
+                    with _timed("read"):
+                        _read_file(staged, data)
                     reports[number] = FileReport(staged.name, staged.table, staged.fmt, staged.sha256, staged.size,
                                                  "pending", "", rows_read=staged.counted, notes=tuple(staged.notes))
                 except _FileRefused as exc:
@@ -1489,7 +1725,8 @@ def import_files(db_path: str | Path, files: Sequence[Path | str | tuple[str, by
                          order, data_as_of, codes)
             try:
                 results = _build(plan)
-                _swap_into_place(plan.tmp, db)
+                with _timed("swap"):
+                    _swap_into_place(plan.tmp, db)
             finally:
                 _clean_stale(db)  # the temporary file, its WAL and spill folder, whatever happened
             for s in to_load:
