@@ -130,11 +130,35 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace) -> int:
-    from data_access.importer import import_files
+IMPORT_AUDIT_ROLE = "admin"  # loading exports is an administrator's task, as on the Data page
 
-    report = import_files(args.db, [Path(p) for p in args.paths], args.user, replace_demo=args.replace_demo,
+
+def _import(args: argparse.Namespace) -> int:
+    from data_access import audit
+    from data_access.importer import clean_user, import_files
+
+    user = clean_user(args.user)
+    paths = [Path(p) for p in args.paths]
+    trail = audit.default_audit_path(args.db)
+    # Recorded before anything is read (DPA 2018 s.62: collection); no record, no import.
+    try:
+        Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+        audit.record(trail, user=user, role=IMPORT_AUDIT_ROLE, action="import",
+                     detail={"via": "command line", "paths": [str(p) for p in paths]})
+    except (audit.AuditError, ValueError, OSError) as exc:
+        print(f"error: the audit trail ({trail}) could not record this import, so nothing was imported: {exc}",
+              file=sys.stderr)
+        return 1
+    report = import_files(args.db, paths, user, replace_demo=args.replace_demo,
                           reload=args.reload, data_as_of=args.as_of)
+    try:
+        audit.record(trail, user=user, role=IMPORT_AUDIT_ROLE, action="import",
+                     row_count=sum(f.rows_loaded for f in report.files),
+                     detail={"via": "command line", "import_id": report.import_id, "status": report.status,
+                             "files": [{"file": f.name, "table": f.table, "status": f.status, "read": f.rows_read,
+                                        "loaded": f.rows_loaded, "rejected": f.rows_rejected} for f in report.files]})
+    except (audit.AuditError, ValueError) as exc:  # the import itself was recorded before it ran
+        print(f"warning: the audit trail could not record this import's outcome: {exc}", file=sys.stderr)
     out = sys.stdout if report.ok else sys.stderr
     print(f"Import {report.import_id} into {report.db_path} by {report.user}: {report.status.replace('_', ' ')}",
           file=out)

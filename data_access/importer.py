@@ -1574,7 +1574,7 @@ def _new_import_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def _clean_user(user: str | None) -> str:
+def clean_user(user: str | None) -> str:
     if not user:
         try:
             user = getpass.getuser()
@@ -1614,7 +1614,7 @@ def import_files(db_path: str | Path, files: Sequence[Path | str | tuple[str, by
     db = Path(db_path)
     started = datetime.now(timezone.utc)
     import_id = _new_import_id(started)
-    user = _clean_user(user)
+    user = clean_user(user)
     reports: dict[int, FileReport] = {}
     notes: list[str] = []
     order: list[_Staged] = []

@@ -31,7 +31,7 @@ import duckdb
 
 from data_access import audit
 from data_access.importer import (
-    TABLE_COLUMNS, _calendar_and_as_of, _clean_stale, _clean_user, _failure_text, _inspect, _Lock, _Refused,
+    TABLE_COLUMNS, _calendar_and_as_of, _clean_stale, clean_user, _failure_text, _inspect, _Lock, _Refused,
     _swap_into_place, _tables_of, _temp_prefix,
 )
 from data_access.schema import FACTS_SQL, LOAD_ORDER, SCHEMA_VERSION, schema_ddl
@@ -86,7 +86,7 @@ def purge_closed_cases(db_path: str | Path, closed_before: date, user: str | Non
     db = Path(db_path)
     started = datetime.now(timezone.utc)
     purge_id = f"purge-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-    user = _clean_user(user)
+    user = clean_user(user)
 
     def finish(status: str, message: str, counts=(), notes=()) -> PurgeReport:
         log.info("purge %s of %s by %s: %s", purge_id, db, user, status)

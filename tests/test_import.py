@@ -1080,3 +1080,27 @@ def test_no_row_data_reaches_messages_or_the_terminal(store, tmp_path, capsys):
     history = list_imports(store)
     assert not history.astype(str).apply(lambda col: col.str.contains(secret)).any().any()
     assert list_rejects(store, history["import_id"].iloc[0])["raw_row"].str.contains(secret).sum() == 4
+
+
+def test_cli_import_is_recorded_in_the_audit_trail_before_and_after(store, tmp_path, capsys):
+    from data_access.audit import default_audit_path, read_events
+
+    path = write(tmp_path / "in", "victims.csv", MESSY["victims.csv"][0])
+    assert main(["import", "--db", str(store), "--user", "vsm", str(path)]) == 0
+    events = read_events(default_audit_path(store), role="admin")
+    assert list(events["action"]) == ["import", "import"] and set(events["user"]) == {"vsm"}
+    after, before = events.iloc[0], events.iloc[1]  # newest first
+    assert before["detail"] == {"via": "command line", "paths": [str(path)]}
+    assert after["row_count"] == 1  # 7 read = 1 loaded + 6 rejected, as the import reported
+    assert after["detail"]["files"][0]["rejected"] == 6 and after["detail"]["status"] == "committed"
+
+
+def test_cli_import_does_not_run_when_the_audit_trail_cannot_be_written(store, tmp_path, capsys):
+    from data_access.audit import default_audit_path
+
+    default_audit_path(store).mkdir()  # a folder where the trail's file should be: SQLite cannot open it
+    before = hashlib.sha256(store.read_bytes()).hexdigest()
+    path = write(tmp_path / "in", "victims.csv", MESSY["victims.csv"][0])
+    assert main(["import", "--db", str(store), "--user", "vsm", str(path)]) == 1
+    assert "could not record this import, so nothing was imported" in capsys.readouterr().err
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == before
