@@ -50,6 +50,9 @@ def test_every_page_opens_for_every_role_that_may_use_it(role_page):
     role, spec, page = role_page.role, role_page.spec, role_page.page
     screenshot(page, f"{role}-{spec.page_id}")
     assert active_page_title(page) == spec.title
+    # its own browser title and one top-level heading naming it (WCAG 2.4.2, 1.3.1)
+    assert page.title() == f"{spec.title} · Victims' Code compliance"
+    assert page.locator('[data-testid="stMain"] h1').all_inner_texts() == [spec.title]
     assert page.locator('[data-testid="stException"]').count() == 0, f"{spec.title} shows an exception to {role}"
     assert error_texts(page) == [], f"{spec.title} shows an error to {role}: {error_texts(page)}"
     # The demo banner names the role the page was drawn for, so the role switch really took effect.
