@@ -127,3 +127,32 @@ def sign_in(monkeypatch, *roles: str, email: str = "analyst@force.example", issu
     real_get_option = st.get_option
     monkeypatch.setattr(st, "get_option", lambda name: PRODUCTION_HOSTS.get(name) or real_get_option(name))
     return token
+
+
+def _stamps(values) -> list:
+    return [None if v is None else pd.Timestamp(v) for v in values]
+
+
+def referrals_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Rows of (referral_id, victim_id, service, offered_at, consent, referred_at, contacted_at, engaged)."""
+    c = list(zip(*rows))
+    return pd.DataFrame({
+        "referral_id": c[0], "victim_id": c[1], "service": c[2], "offered_at": _stamps(c[3]), "consent": c[4],
+        "referred_at": _stamps(c[5]), "contacted_at": _stamps(c[6]), "engaged": pd.array(c[7], dtype="boolean")})
+
+
+def surveys_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Rows of (response_id, case_id, survey, responded_at, overall, kept_informed, treated_fairly, aware_of_code)."""
+    c = list(zip(*rows))
+    return pd.DataFrame({
+        "response_id": c[0], "case_id": c[1], "survey": c[2], "responded_at": _stamps(c[3]),
+        "overall": pd.array(c[4], dtype="Int64"), "kept_informed": pd.array(c[5], dtype="Int64"),
+        "treated_fairly": pd.array(c[6], dtype="Int64"), "aware_of_code": pd.array(c[7], dtype="boolean")})
+
+
+def complaints_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Rows of (complaint_id, case_id, received_at, right_no, acknowledged_at, closed_at, outcome)."""
+    c = list(zip(*rows))
+    return pd.DataFrame({
+        "complaint_id": c[0], "case_id": c[1], "received_at": _stamps(c[2]), "right_no": pd.array(c[3], dtype="Int64"),
+        "acknowledged_at": _stamps(c[4]), "closed_at": _stamps(c[5]), "outcome": c[6]})

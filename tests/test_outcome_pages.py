@@ -69,7 +69,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from helpers import case, ent, period, tables, victim
+from helpers import case, complaints_frame, ent, period, referrals_frame, surveys_frame, tables, victim
 from data_access import outcomes
 from data_access.store import build_store, open_store
 from metrics.disclosure import DisclosurePolicy
@@ -84,10 +84,6 @@ Q3 = period(date(2025, 7, 1), date(2025, 9, 1), as_of=AS_OF)
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 T = pd.Timestamp
 HOSTILE_TITLE = "<b>July</b> panel [link](http://example.com)"
-
-
-def _timestamps(values) -> list:
-    return [None if v is None else T(v) for v in values]
 
 
 def fixture_tables() -> dict[str, pd.DataFrame]:
@@ -110,11 +106,7 @@ def fixture_tables() -> dict[str, pd.DataFrame]:
         ("R8", "V1", "other", None, "not_asked", None, None, None),
         ("R9", "V5", "other", "2025-09-01", "given", "2025-09-17", None, None),
     ]
-    columns = list(zip(*rows))
-    out["referrals"] = pd.DataFrame({
-        "referral_id": columns[0], "victim_id": columns[1], "service": columns[2],
-        "offered_at": _timestamps(columns[3]), "consent": columns[4], "referred_at": _timestamps(columns[5]),
-        "contacted_at": _timestamps(columns[6]), "engaged": pd.array(columns[7], dtype="boolean")})
+    out["referrals"] = referrals_frame(rows)
     surveys = [  # id, case, survey, responded, overall, kept_informed, treated_fairly, aware
         ("S1", "C1", "general", "2025-07-02", 5, 4, 3, True),
         ("S2", "C2", "general", "2025-08-15", 3, 2, 4, False),
@@ -122,12 +114,7 @@ def fixture_tables() -> dict[str, pd.DataFrame]:
         ("S4", None, "burglary", "2025-08-01", 1, 5, 4, True),
         ("S5", "C4", "burglary", "2025-06-30", 5, 5, 5, True),
     ]
-    columns = list(zip(*surveys))
-    out["surveys"] = pd.DataFrame({
-        "response_id": columns[0], "case_id": columns[1], "survey": columns[2],
-        "responded_at": _timestamps(columns[3]), "overall": pd.array(columns[4], dtype="Int64"),
-        "kept_informed": pd.array(columns[5], dtype="Int64"), "treated_fairly": pd.array(columns[6], dtype="Int64"),
-        "aware_of_code": pd.array(columns[7], dtype="boolean")})
+    out["surveys"] = surveys_frame(surveys)
     complaints = [  # id, case, received, right, acknowledged, closed, outcome
         ("K1", "C1", "2025-07-01", 6, "2025-07-03", "2025-08-20", "upheld"),
         ("K2", "C4", "2025-08-21", 6, "2025-08-26", None, None),
@@ -136,11 +123,7 @@ def fixture_tables() -> dict[str, pd.DataFrame]:
         ("K5", "C7", "2025-06-30", 6, "2025-07-01", None, None),
         ("K6", "C6", "2025-09-02", 4, "2025-09-17", "2025-09-19", "resolved"),
     ]
-    columns = list(zip(*complaints))
-    out["complaints"] = pd.DataFrame({
-        "complaint_id": columns[0], "case_id": columns[1], "received_at": _timestamps(columns[2]),
-        "right_no": pd.array(columns[3], dtype="Int64"), "acknowledged_at": _timestamps(columns[4]),
-        "closed_at": _timestamps(columns[5]), "outcome": columns[6]})
+    out["complaints"] = complaints_frame(complaints)
     out["panels"] = pd.DataFrame({"panel_id": ["P1"], "held_on": [date(2025, 7, 16)], "title": [HOSTILE_TITLE],
                                   "themes": ["vawg"], "format": ["virtual"]})
     out["actions"] = pd.DataFrame({

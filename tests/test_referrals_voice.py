@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import case, period, tables, victim
+from helpers import case, complaints_frame, period, referrals_frame, surveys_frame, tables, victim
 from data_access import outcomes
 from metrics.rates import wilson_interval
 from metrics.referrals import REFERRAL_COUNT_COLUMNS, referral_uptake_sql, uptake_rates
@@ -52,10 +52,6 @@ from metrics.victim_voice import complaints_sql, survey_rates, survey_results_sq
 AS_OF = date(2025, 10, 3)
 Q3 = period(date(2025, 7, 1), date(2025, 9, 1), as_of=AS_OF)
 T = pd.Timestamp
-
-
-def _timestamps(values) -> list:
-    return [None if v is None else T(v) for v in values]
 
 
 def fixture_tables() -> dict[str, pd.DataFrame]:
@@ -75,11 +71,7 @@ def fixture_tables() -> dict[str, pd.DataFrame]:
         ("R8", "V8", "victim_support", "2025-06-30", "given", "2025-06-30", "2025-07-01", True),
         ("R9", "V1", "other", "2025-10-06", "given", "2025-10-06", None, None),
     ]
-    columns = list(zip(*rows))
-    out["referrals"] = pd.DataFrame({
-        "referral_id": columns[0], "victim_id": columns[1], "service": columns[2],
-        "offered_at": _timestamps(columns[3]), "consent": columns[4], "referred_at": _timestamps(columns[5]),
-        "contacted_at": _timestamps(columns[6]), "engaged": pd.array(columns[7], dtype="boolean")})
+    out["referrals"] = referrals_frame(rows)
     # Surveys: S1-S4 in the quarter; S5 before it; S6 after the as-of date.
     surveys = [  # id, case, survey, responded, overall, kept_informed, treated_fairly, aware
         ("S1", "C1", "general", "2025-07-02", 5, 4, 3, True),
@@ -89,12 +81,7 @@ def fixture_tables() -> dict[str, pd.DataFrame]:
         ("S5", "C4", "burglary", "2025-06-30", 5, 5, 5, True),
         ("S6", "C4", "rape", "2025-10-05", 5, 5, 5, True),
     ]
-    columns = list(zip(*surveys))
-    out["surveys"] = pd.DataFrame({
-        "response_id": columns[0], "case_id": columns[1], "survey": columns[2],
-        "responded_at": _timestamps(columns[3]), "overall": pd.array(columns[4], dtype="Int64"),
-        "kept_informed": pd.array(columns[5], dtype="Int64"), "treated_fairly": pd.array(columns[6], dtype="Int64"),
-        "aware_of_code": pd.array(columns[7], dtype="boolean")})
+    out["surveys"] = surveys_frame(surveys)
     complaints = [  # id, case, received, right, acknowledged, closed, outcome
         ("K1", "C1", "2025-07-01", 6, "2025-07-03", "2025-08-20", "upheld"),
         ("K2", "C5", "2025-08-21", 6, "2025-08-26", None, None),
@@ -102,11 +89,7 @@ def fixture_tables() -> dict[str, pd.DataFrame]:
         ("K4", None, "2025-09-10", None, "2025-09-10", "2025-09-11", None),
         ("K5", "C8", "2025-06-30", 6, "2025-07-01", None, None),
     ]
-    columns = list(zip(*complaints))
-    out["complaints"] = pd.DataFrame({
-        "complaint_id": columns[0], "case_id": columns[1], "received_at": _timestamps(columns[2]),
-        "right_no": pd.array(columns[3], dtype="Int64"), "acknowledged_at": _timestamps(columns[4]),
-        "closed_at": _timestamps(columns[5]), "outcome": columns[6]})
+    out["complaints"] = complaints_frame(complaints)
     out["panels"] = pd.DataFrame({
         "panel_id": ["P1", "P2"], "held_on": [date(2025, 7, 16), date(2025, 6, 20)],
         "title": ["<b>July</b> panel", "June panel"], "themes": ["vawg;other", "high_harm"],
