@@ -156,3 +156,18 @@ def complaints_frame(rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame({
         "complaint_id": c[0], "case_id": c[1], "received_at": _stamps(c[2]), "right_no": pd.array(c[3], dtype="Int64"),
         "acknowledged_at": _stamps(c[4]), "closed_at": _stamps(c[5]), "outcome": c[6]})
+
+
+def record_downloads(monkeypatch) -> dict:
+    """Capture what each st.download_button offers in AppTests: {label: (data, file_name)}, filled as pages run."""
+    import streamlit as st
+
+    served: dict = {}
+    real_download_button = st.download_button
+
+    def recording_download_button(label, data, *args, **kwargs):
+        served[label] = (data, kwargs.get("file_name"))
+        return real_download_button(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording_download_button)
+    return served

@@ -36,10 +36,9 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-import streamlit
 from streamlit.testing.v1 import AppTest
 
-from helpers import case, ent, tables, victim
+from helpers import case, ent, record_downloads, tables, victim
 from data_access import queries
 from data_access.store import build_store, open_store
 from metrics import __main__ as metrics_cli
@@ -512,14 +511,7 @@ def test_a_failed_write_leaves_the_previous_files_as_they_were(store_path, tmp_p
 @pytest.mark.app
 def test_the_board_overview_builds_the_pack_and_offers_both_downloads(store_path, monkeypatch):
     monkeypatch.setenv("VCD_STORE", str(store_path))
-    served = {}
-    real_download_button = streamlit.download_button
-
-    def recording_download_button(label, data, *args, **kwargs):
-        served[label] = (data, kwargs.get("file_name"))
-        return real_download_button(label, data, *args, **kwargs)
-
-    monkeypatch.setattr("streamlit.download_button", recording_download_button)
+    served = record_downloads(monkeypatch)
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.switch_page("pages/board_overview.py").run()
     assert not at.exception

@@ -13,10 +13,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from data_access.store import build_store
+from helpers import record_downloads
 from ui.access import PAGES
 
 pytestmark = pytest.mark.app
@@ -292,14 +292,7 @@ def _small_counts(values) -> list[str]:
 
 
 def test_the_board_sees_the_quarter_force_wide_with_small_counts_suppressed(monkeypatch, fixture_store):
-    served = {}
-    real_download_button = st.download_button
-
-    def recording_download_button(label, data, *args, **kwargs):
-        served[label] = data
-        return real_download_button(label, data, *args, **kwargs)
-
-    monkeypatch.setattr(st, "download_button", recording_download_button)
+    served = record_downloads(monkeypatch)
     # opened by its path: under AppTest the default page's widgets change ids after the first run
     at = run_app(monkeypatch, fixture_store, "pages/board_overview.py", role="board")
     assert not at.exception
@@ -312,7 +305,7 @@ def test_the_board_sees_the_quarter_force_wide_with_small_counts_suppressed(monk
         for column in frame.columns.drop("Right", errors="ignore"):  # right numbers are labels, not counts
             assert not _small_counts(frame[column]), f"a small count is shown in column {column!r}"
     at.button(key="return_prepare").click().run()
-    csv_text = next(v for k, v in served.items() if k.endswith("return (CSV)"))
+    csv_text = next(data for label, (data, _) in served.items() if label.endswith("return (CSV)"))
     rows = [line.split(",") for line in csv_text.splitlines()[1:]]
     assert all(not _small_counts(row[3:8]) for row in rows)
     assert any("[c]" in row for row in rows)

@@ -23,12 +23,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit
 from streamlit.testing.v1 import AppTest
 
 import metrics.__main__ as metrics_cli
 from data_access.store import build_store
-from helpers import case, ent, run_counts, tables, victim
+from helpers import case, ent, record_downloads, run_counts, tables, victim
 from metrics.catalogue import default_catalogue
 from metrics.quarterly_return import (RETURN_COLUMNS, Quarter, ReturnError, check_request, compliance_return,
                                       latest_complete_quarter, parse_quarter, quarters_covering, return_csv,
@@ -304,14 +303,7 @@ def test_the_cli_refuses_an_output_folder_that_does_not_exist(store_path, tmp_pa
 @pytest.mark.app
 def test_the_board_overview_offers_the_latest_complete_quarter_for_download(store_path, tmp_path, monkeypatch):
     monkeypatch.setenv("VCD_STORE", str(store_path))
-    served = {}
-    real_download_button = streamlit.download_button
-
-    def recording_download_button(label, data, *args, **kwargs):
-        served[label] = (data, kwargs.get("file_name"))
-        return real_download_button(label, data, *args, **kwargs)
-
-    monkeypatch.setattr("streamlit.download_button", recording_download_button)
+    served = record_downloads(monkeypatch)
     at = AppTest.from_file(APP, default_timeout=120).run()
     # Open the page by its path, as a link does: on the first run of the default page the page's widgets get
     # other ids than on later runs, so the first change of the picker would be lost under AppTest.
