@@ -1,7 +1,8 @@
 """Command line: `python -m data_access demo --db PATH [--cases N] [--start YYYY-MM] [--months M] [--seed S]`,
 `python -m data_access info --db PATH` and
 `python -m data_access import --db PATH [--user NAME] [--replace-demo] [--reload] [--as-of YYYY-MM-DD] FILE_OR_DIR...`
-and `python -m data_access purge --db PATH --closed-before YYYY-MM-DD [--user NAME] [--yes]`.
+`python -m data_access purge --db PATH --closed-before YYYY-MM-DD [--user NAME] [--yes]` and
+`python -m data_access export-summary --db PATH --force CODE --out DIR [--replace] [--user NAME]`.
 
 Exit codes of import: 0 = imported, or nothing new to import (rows may have been rejected: see the summary);
 1 = refused (a bad file, a demo store, another import running): the store was not changed;
@@ -10,7 +11,10 @@ Exit codes of import: 0 = imported, or nothing new to import (rows may have been
 Exit codes of purge: 0 = purged, or nothing was due for erasure; 1 = not done: without --yes (the counts that
 would be erased are printed), another import or purge running, or not a store: the store was not changed;
 2 = wrong command-line arguments; 3 = the purge failed (e.g. the audit trail could not be written, a full disk):
-the store was not changed."""
+the store was not changed.
+
+Exit codes of export-summary: 0 = written; 1 = not written (no cube in the store, a bad force code, the folder
+already there without --replace, the audit trail could not record it): nothing was written."""
 
 from __future__ import annotations
 
@@ -100,6 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     purge.add_argument("--user", help="who is purging, for the erasure log and the audit trail "
                                       "(default: the operating-system user)")
     purge.add_argument("--yes", action="store_true", help="confirm: really erase (without it, nothing changes)")
+    export = commands.add_parser(
+        "export-summary", help="write the monthly summary cube as Parquet, by force and month, for a collation",
+        description="Counts only (no ids, nothing about a person), by trigger month, entitlement, command area, "
+                    "district, offence group and standard or enhanced victims, as DIR/force=CODE/month=YYYY-MM/. "
+                    "See docs/collation.md.")
+    export.add_argument("--db", required=True, help="the store file")
+    export.add_argument("--force", required=True, metavar="CODE", help="the force's code in the collation, e.g. essex")
+    export.add_argument("--out", required=True, metavar="DIR", help="the collation folder (shared by every force)")
+    export.add_argument("--replace", action="store_true", help="overwrite this force's earlier export")
+    export.add_argument("--user", help="who is exporting, for the audit trail (default: the operating-system user)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.command not in ("import", "purge") else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -107,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return _import(args)
     if args.command == "purge":
         return _purge(args)
+    if args.command == "export-summary":
+        return _export_summary(args)
 
     try:
         if args.command == "demo":
@@ -207,6 +223,31 @@ def _purge(args: argparse.Namespace) -> int:
         return 1
     print(f"error: {report.message}", file=sys.stderr)
     return 1 if report.status == "refused" else 3
+
+
+def _export_summary(args: argparse.Namespace) -> int:
+    from data_access import audit
+    from data_access.collation import export_summary
+    from data_access.importer import clean_user
+
+    user = clean_user(args.user)
+    trail = audit.default_audit_path(args.db)
+    try:  # a disclosure to another organisation: recorded first, as every download is
+        audit.record(trail, user=user, role=IMPORT_AUDIT_ROLE, action="download",
+                     detail={"via": "command line", "what": "summary cube export", "force": args.force,
+                             "out": str(args.out)})
+    except (audit.AuditError, ValueError, OSError) as exc:
+        print(f"error: the audit trail ({trail}) could not record this export, so nothing was written: {exc}",
+              file=sys.stderr)
+        return 1
+    try:
+        report = export_summary(args.db, args.force, args.out, replace=args.replace)
+    except StoreError as exc:
+        print(f"error: {exc}; nothing was written", file=sys.stderr)
+        return 1
+    print(f"Exported {report.rows:,} rows over {report.months} months to {report.folder} "
+          f"(counts as of {report.manifest['counts_as_of']}; {report.manifest['data']}).")
+    return 0
 
 
 if __name__ == "__main__":

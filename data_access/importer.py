@@ -55,7 +55,7 @@ import pyarrow.parquet as pq
 
 from data_access.schema import FACTS_SQL, LOAD_ORDER, SCHEMA_VERSION, schema_ddl
 from data_access.store import (
-    SAFE_CONFIG, describe_duckdb_error, open_store, quote_identifier, write_calendar, write_meta,
+    SAFE_CONFIG, describe_duckdb_error, open_store, quote_identifier, write_calendar, write_meta, write_summaries,
 )
 from metrics import contract as c
 from metrics.catalogue import Catalogue, default_catalogue
@@ -1291,6 +1291,7 @@ class _Plan:
     order: list[_Staged]  # every file, in the order given (for import_log)
     data_as_of: date | None
     codes: dict[str, tuple[str, ...]]
+    catalogue: Catalogue
 
 
 def _build(plan: _Plan) -> dict[int, _Result]:
@@ -1329,6 +1330,8 @@ def _build(plan: _Plan) -> dict[int, _Result]:
         with _timed("facts"):
             con.execute(FACTS_SQL)
         write_meta(con, data_as_of=as_of, is_demo=False, source=f"imports (latest {plan.import_id} by {plan.user})")
+        with _timed("summary cubes"):
+            write_summaries(con, as_of, plan.catalogue)
         if "store_meta" in old_tables:  # keys other tools keep in store_meta survive the rebuild
             con.execute("INSERT INTO main.store_meta SELECT key, value FROM old.store_meta "
                         "WHERE key NOT IN (SELECT key FROM main.store_meta)")
@@ -1722,7 +1725,7 @@ def import_files(db_path: str | Path, files: Sequence[Path | str | tuple[str, by
             codes = {"measured": tuple(e.code for e in cat.measured_entitlements),
                      "all": tuple(e.code for e in cat.entitlements)}
             plan = _Plan(import_id, user, started, db, db.with_name(_temp_prefix(db) + import_id), fresh, to_load,
-                         order, data_as_of, codes)
+                         order, data_as_of, codes, cat)
             try:
                 results = _build(plan)
                 with _timed("swap"):

@@ -35,7 +35,7 @@ from data_access.importer import (
     _swap_into_place, _tables_of, _temp_prefix,
 )
 from data_access.schema import FACTS_SQL, LOAD_ORDER, SCHEMA_VERSION, schema_ddl
-from data_access.store import SAFE_CONFIG, quote_identifier, write_meta
+from data_access.store import SAFE_CONFIG, quote_identifier, write_meta, write_summaries
 
 __all__ = ["PurgeReport", "purge_closed_cases", "ERASED_TABLES", "AUDIT_ROLE"]
 
@@ -298,6 +298,7 @@ def _build(db: Path, tmp: Path, closed_before: date, purge_id: str, user: str,
         con.execute(FACTS_SQL)
         write_meta(con, data_as_of=as_of, is_demo=meta.get("is_demo") == "true",
                    source=meta.get("source") or "a store purged for retention")
+        write_summaries(con, as_of)
         con.execute("INSERT INTO main.store_meta SELECT key, value FROM old.store_meta "
                     "WHERE key NOT IN (SELECT key FROM main.store_meta)")
         con.execute("CHECKPOINT")

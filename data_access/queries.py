@@ -9,6 +9,7 @@ import pandas as pd
 from data_access.store import Store
 from metrics.catalogue import Catalogue
 from metrics.compliance import compliance_counts_sql, not_applicable_sql
+from metrics.cube import cube_counts_sql, cube_for
 from metrics.contact_measures import channel_mix_sql, overdue_updates_sql, victim_contact_sql
 from metrics.filters import DIMENSIONS, Filters
 
@@ -38,8 +39,17 @@ def dimension_values(store: Store) -> dict[str, tuple[str, ...]]:
 
 def compliance_counts(store: Store, catalogue: Catalogue, filters: Filters,
                       breakdowns: Sequence[str] = ("total",), codes: Sequence[str] | None = None) -> pd.DataFrame:
-    """Compliance counts per entitlement and breakdown level (see metrics.compliance)."""
-    sql, params = compliance_counts_sql(catalogue, filters, breakdowns, codes)
+    """Compliance counts per entitlement and breakdown level (see metrics.compliance).
+
+    Read from a monthly summary cube when one gives exactly the same counts (metrics.cube.cube_for), otherwise
+    from the entitlement facts.
+    """
+    cube = cube_for(catalogue, filters, breakdowns, cube_as_of=store.meta.summary_as_of,
+                    cube_fingerprint=store.meta.summary_fingerprint)
+    if cube is not None:
+        sql, params = cube_counts_sql(cube, catalogue, filters, breakdowns, codes)
+    else:
+        sql, params = compliance_counts_sql(catalogue, filters, breakdowns, codes)
     return store.query(sql, params)
 
 

@@ -21,10 +21,12 @@ import pandas as pd
 
 from data_access.schema import FACTS_SQL, LOAD_ORDER, SCHEMA_VERSION, schema_ddl
 from metrics.calendar import working_day_calendar
+from metrics.catalogue import Catalogue, CatalogueError, default_catalogue
+from metrics.cube import SUMMARY_CUBES, build_cube_sql, timescale_fingerprint
 
 __all__ = ["Store", "StoreError", "StoreMeta", "build_store", "open_store", "QUERY_TIMEOUT_SECONDS",
            # shared with the importer, which builds stores the same way
-           "SAFE_CONFIG", "describe_duckdb_error", "quote_identifier", "write_calendar", "write_meta"]
+           "SAFE_CONFIG", "describe_duckdb_error", "quote_identifier", "write_calendar", "write_meta", "write_summaries"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ class StoreMeta:
     last_month: date  # last month with entitlement instances
     calendar_first: date
     calendar_last: date
+    summary_as_of: date | None = None  # the as-of date the summary cubes were classified at; None = no cubes
+    summary_fingerprint: str = ""  # the catalogue they were built with (metrics.cube.timescale_fingerprint)
 
 
 # --- building ----------------------------------------------------------------------------------
@@ -84,6 +88,7 @@ def build_store(path: str | Path, tables: Mapping[str, pd.DataFrame], *, data_as
                     _insert(con, name, tables[name])
             con.execute(FACTS_SQL)
             write_meta(con, data_as_of=data_as_of, is_demo=is_demo, source=source)
+            write_summaries(con, data_as_of)
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -159,6 +164,32 @@ def write_meta(con: duckdb.DuckDBPyConnection, *, data_as_of: date, is_demo: boo
         "calendar_last": cal[1].isoformat(),
     }
     con.executemany("INSERT INTO store_meta VALUES (?, ?)", list(meta.items()))
+
+
+def write_summaries(con: duckdb.DuckDBPyConnection, data_as_of: date, catalogue: Catalogue | None = None) -> None:
+    """Build the monthly summary cubes (metrics.cube) from entitlement_facts and record what they were built with.
+
+    Call after write_meta. A catalogue that cannot be read leaves the store without cubes (the pages then read
+    the facts, as they do for anything a cube cannot answer); it never stops a build or an import.
+    """
+    try:
+        catalogue = catalogue or default_catalogue()
+    except CatalogueError as exc:
+        log.warning("no summary cubes: the catalogue cannot be read (%s)", exc.__class__.__name__)
+        catalogue = None
+    for cube in SUMMARY_CUBES:
+        con.execute(f"DROP TABLE IF EXISTS {quote_identifier(cube.table)}")
+    fingerprint = ""
+    if catalogue is not None and catalogue.measured_entitlements:
+        first, last = con.execute("SELECT min(trigger_month), max(trigger_month) FROM entitlement_facts").fetchone()
+        first, last = (first, last) if first is not None else (data_as_of.replace(day=1),) * 2
+        for cube in SUMMARY_CUBES:
+            con.execute(*build_cube_sql(cube, catalogue, first, last, data_as_of))
+        fingerprint = timescale_fingerprint(catalogue)
+    con.execute("DELETE FROM store_meta WHERE key IN ('summary_as_of', 'summary_fingerprint')")
+    con.executemany("INSERT INTO store_meta VALUES (?, ?)",
+                    [("summary_as_of", data_as_of.isoformat() if fingerprint else ""),
+                     ("summary_fingerprint", fingerprint)])
 
 
 def _remove_quietly(path: Path) -> None:
@@ -256,6 +287,9 @@ def _read_meta(con: duckdb.DuckDBPyConnection, path: Path) -> StoreMeta:
             last_month=date.fromisoformat(rows["last_month"]),
             calendar_first=date.fromisoformat(rows["calendar_first"]),
             calendar_last=date.fromisoformat(rows["calendar_last"]),
+            # Stores built before the cubes existed have neither key: they are read from the facts.
+            summary_as_of=date.fromisoformat(rows["summary_as_of"]) if rows.get("summary_as_of") else None,
+            summary_fingerprint=rows.get("summary_fingerprint", ""),
         )
     except (KeyError, ValueError) as exc:
         raise StoreError(f"{path} has incomplete store metadata ({exc.__class__.__name__}: {exc}).") from None
