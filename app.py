@@ -4,6 +4,7 @@ import logging
 
 import streamlit as st
 
+from data_access.store import StoreError
 from ui import frame
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -15,4 +16,9 @@ page = st.navigation(frame.navigation_pages(context))
 st.set_page_config(page_title=f"{page.title} · Victims' Code compliance")
 st.title(page.title, anchor=False)
 frame.sidebar_filters(context)
-page.run()
+try:
+    page.run()
+except StoreError as exc:  # a query stopped (too slow, out of memory): say so; the next run starts afresh
+    logging.getLogger("app").error("%s could not be drawn: %s", page.title, exc)
+    st.error(f"Part of this page could not be drawn: {exc}. Nothing was changed; change the filters or reload "
+             "the page to try again.", icon=":material/error:")

@@ -1,5 +1,5 @@
-"""The benchmark (not a test): `python -m bench [--only queries|import] [--scales 1,3] [--repeats 15]
-[--gen-repeats 3] [--import-repeats 3]`.
+"""The benchmark (not a test): `python -m bench [--only queries|import|browser|load] [--scales 1,3] [--repeats 15]
+[--gen-repeats 3] [--import-repeats 3] [--scale 3] [--browser-repeats 5] [--sessions 25] [--seconds 120]`.
 
 Queries: builds demo stores of 1 and 3 force-years (160,000 and 480,000 cases) and prints medians over
 repeated runs: demo generation, the data behind Board overview and Rights compliance (warm),
@@ -10,7 +10,15 @@ Import: 1,000,000 entitlement rows from CSV with full validation, into a store h
 into one holding a previous load, with 1% bad rows, and as a first load (bench/import_bench.py).
 Results go to bench/out/import.{json,md}.
 
-Each measurement runs in its own process. Without --only, both run.
+Browser: navigation to the Board overview and a district filter change to the page redrawn, in headless Chromium
+against the dashboard on loopback, at --scale force-years (bench/browser_timings.py). Results go to
+bench/out/browser.{json,md}.
+
+Load: --sessions concurrent browser sessions changing filters for --seconds, with server memory sampled every
+second and one session closed mid-run (bench/load.py); only with --only load. Results go to bench/out/load.{json,md}.
+
+Each measurement runs in its own process (browser and load: their own server). Without --only, queries, import
+and browser run.
 """
 
 from __future__ import annotations
@@ -28,7 +36,9 @@ from pathlib import Path
 
 CASES_PER_FORCE_YEAR = 160_000
 START = "2023-11"  # fixed, so every run builds the same stores
-TARGETS = {"board_overview_3fy_s": 0.150, "pandas_ratio_min": 5.0, "generate_1fy_s": 30.0}
+TARGETS = {"board_overview_3fy_s": 0.150, "pandas_ratio_min": 5.0, "generate_1fy_s": 30.0,
+           # issue 7: with the summary cubes, at 3 force-years and at national scale
+           "board_page_3fy_s": 0.050, "board_page_national_s": 0.250}
 
 
 def run_worker(*args: str) -> dict:
@@ -69,6 +79,11 @@ def bench_scale(force_years: int, workdir: Path, repeats: int, gen_repeats: int)
         "board_overview_s": query["board_overview_s"],
         "board_overview_all_months_s": query["board_overview_all_months_s"],
         "rights_compliance_s": query["rights_compliance_s"],
+        "board_page_s": query["board_page_s"],
+        "board_page_facts_s": query["board_page_facts_s"],
+        "rights_compliance_facts_s": query["rights_compliance_facts_s"],
+        "cube_rows": query["cube_rows"],
+        "cube_results_identical": query["cube_results_identical"],
         "keeping_informed_s": query["keeping_informed_s"],
         "query_peak_rss_mb": query["peak_rss_mb"],
         "pandas_load_s": baseline["load_s"],
@@ -98,6 +113,15 @@ def markdown(results: list[dict], host: str) -> str:
     row("Board overview data over every month in the store, warm (median)",
         lambda r: f"{r['board_overview_all_months_s'] * 1000:.0f} ms")
     row("Rights compliance data (Right 6), warm (median)", lambda r: f"{r['rights_compliance_s'] * 1000:.0f} ms")
+    row("summary cube rows (force-wide / area)",
+        lambda r: f"{r['cube_rows']['summary_force']:,} / {r['cube_rows']['summary_area']:,}")
+    row("**Board overview page data** (period and SPC history) from the cubes, warm (median)",
+        lambda r: f"**{r['board_page_s'] * 1000:.0f} ms**")
+    row("the same read from the entitlement facts (median)", lambda r: f"{r['board_page_facts_s'] * 1000:.0f} ms")
+    row("ratio facts / cubes, Board overview page data", lambda r: f"{r['board_page_facts_s'] / r['board_page_s']:.1f}×")
+    row("Rights compliance data (Right 6) from the facts (median)",
+        lambda r: f"{r['rights_compliance_facts_s'] * 1000:.0f} ms")
+    row("cubes and facts give identical figures", lambda r: "yes" if r["cube_results_identical"] else "NO")
     row("Keeping victims informed data (contact log), warm (median)", lambda r: f"{r['keeping_informed_s'] * 1000:.0f} ms")
     row("pandas: Board overview (median)", lambda r: f"{r['pandas_board_overview_s'] * 1000:.0f} ms")
     row("pandas: Rights compliance (median)", lambda r: f"{r['pandas_rights_compliance_s'] * 1000:.0f} ms")
@@ -114,21 +138,53 @@ def markdown(results: list[dict], host: str) -> str:
     return "\n".join(lines)
 
 
+def national_markdown(result: dict, force_years: int) -> str:
+    rows = result["cube_rows"]
+    return "\n".join([
+        f"National scale: {result['forces']} forces, each a copy of the {force_years} force-year store's area cube "
+        "with its own area names (bench/national.py says why and how).", "",
+        "| | national |", "|---|---|",
+        f"| summary cube rows (force-wide / area) | {rows['summary_force']:,} / {rows['summary_area']:,} |",
+        f"| eligible instances in the default 12 months | {result['eligible_in_period']:,} |",
+        f"| export of one force's cube (Parquet) | {result['export_s']:.2f} s |",
+        f"| **Board overview page data**, default 12 months, warm (median) | **{result['board_page_s'] * 1000:.0f} ms** |",
+        f"| Board overview page data, every month (median) | {result['board_page_all_months_s'] * 1000:.0f} ms |",
+        f"| Board overview page data, one district (median) | {result['board_page_one_district_s'] * 1000:.0f} ms |",
+        f"| Rights compliance data (Right 6, by command area, district, offence group, victim type; median) | "
+        f"{result['rights_compliance_s'] * 1000:.0f} ms |",
+        f"| peak memory of the process | {result['peak_rss_mb']:,.0f} MB |",
+    ])
+
+
 def run_queries(args, out: Path, host: str) -> None:
     scales = [int(s) for s in args.scales.split(",")]
     results = []
+    nation = None
     with tempfile.TemporaryDirectory(prefix="vcd-bench-") as tmp:
         for force_years in scales:
             print(f"measuring {force_years} force-year(s)…", file=sys.stderr, flush=True)
             results.append(bench_scale(force_years, Path(tmp), args.repeats, args.gen_repeats))
+        if args.forces > 0:
+            print(f"measuring {args.forces} forces' cubes…", file=sys.stderr, flush=True)
+            nation = run_worker("national", "--db", str(Path(tmp) / f"demo_{max(scales)}fy.duckdb"),
+                                "--forces", str(args.forces), "--repeats", str(args.repeats))
     table = markdown(results, host)
-    (out / "results.json").write_text(json.dumps({"machine": host, "results": results}, indent=2))
+    if nation:
+        table += "\n\n" + national_markdown(nation, max(scales))
+    (out / "results.json").write_text(json.dumps({"machine": host, "results": results, "national": nation}, indent=2))
     (out / "results.md").write_text(table + "\n")
     print(table)
     by_scale = {r["force_years"]: r for r in results}
     if 3 in by_scale:
         print(f"\ntarget: Board overview within {TARGETS['board_overview_3fy_s'] * 1000:.0f} ms at 3 force-years: "
               f"{'met' if by_scale[3]['board_overview_s'] <= TARGETS['board_overview_3fy_s'] else 'MISSED'}")
+        print(f"target: Board overview page data within {TARGETS['board_page_3fy_s'] * 1000:.0f} ms at 3 force-years: "
+              f"{'met' if by_scale[3]['board_page_s'] <= TARGETS['board_page_3fy_s'] else 'MISSED'} "
+              f"({by_scale[3]['board_page_s'] * 1000:.0f} ms)")
+    if nation:
+        print(f"target: Board overview page data within {TARGETS['board_page_national_s'] * 1000:.0f} ms at national "
+              f"scale: {'met' if nation['board_page_s'] <= TARGETS['board_page_national_s'] else 'MISSED'} "
+              f"({nation['board_page_s'] * 1000:.0f} ms)")
     if 1 in by_scale:
         print(f"target: 1 force-year generated within {TARGETS['generate_1fy_s']:.0f} s: "
               f"{'met' if by_scale[1]['generate_and_build_s'] <= TARGETS['generate_1fy_s'] else 'MISSED'}")
@@ -151,25 +207,77 @@ def run_import(out: Path, host: str, repeats: int) -> None:
               f"{'met' if r['rows_per_s'] >= TARGET_ROWS_PER_S else 'MISSED'} ({r['rows_per_s']:,.0f})")
 
 
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_browser(out: Path, host: str, force_years: int, repeats: int) -> int:
+    from bench.browser_timings import LABELS, TARGETS_S, BenchError, browser_markdown, measure, store_for_scale
+
+    try:
+        result = measure(store_for_scale(force_years, out / "stores", _stderr), repeats, _stderr)
+    except BenchError as error:
+        _stderr(f"browser timings failed: {error}")
+        return 1
+    table = browser_markdown(result, host, force_years)
+    (out / "browser.json").write_text(json.dumps({"machine": host, "force_years": force_years, **result}, indent=2))
+    (out / "browser.md").write_text(table + "\n")
+    print(table)
+    for key, (label, target_name) in LABELS.items():
+        target = TARGETS_S[target_name]
+        print(f"target: {label} within {target:.0f} s: "
+              f"{'met' if result[key]['median_s'] <= target else 'MISSED'} ({result[key]['median_s']:.2f} s)")
+    return 0
+
+
+def run_load(out: Path, host: str, force_years: int, sessions: int, seconds: int) -> int:
+    from bench.browser_timings import BenchError, store_for_scale
+    from bench.load import load_markdown, load_targets, run
+
+    try:
+        result = run(store_for_scale(force_years, out / "stores", _stderr), sessions, seconds, _stderr)
+    except BenchError as error:
+        _stderr(f"load run failed: {error}")
+        return 1
+    table = load_markdown(result, host, force_years)
+    (out / "load.json").write_text(json.dumps({"machine": host, "force_years": force_years, **result}, indent=2))
+    (out / "load.md").write_text(table + "\n")
+    print(table)
+    for line in load_targets(result):
+        print(line)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=("queries", "import"), help="run one part of the benchmark (default: both)")
+    parser.add_argument("--only", choices=("queries", "import", "browser", "load"),
+                        help="run one part of the benchmark (default: queries, import and browser)")
     parser.add_argument("--import-repeats", type=int, default=3, help="runs of each import scenario (default 3)")
     parser.add_argument("--scales", default="1,3", help="force-years to measure, comma-separated (default 1,3)")
     parser.add_argument("--repeats", type=int, default=15, help="warm query runs per measurement (default 15)")
     parser.add_argument("--gen-repeats", type=int, default=3, help="demo generations per scale (default 3)")
+    parser.add_argument("--forces", type=int, default=43,
+                        help="forces in the national-scale measurement, 0 to skip it (default 43)")
+    parser.add_argument("--scale", type=int, default=3, help="force-years for browser and load (default 3)")
+    parser.add_argument("--browser-repeats", type=int, default=5, help="repeats of each browser timing (default 5)")
+    parser.add_argument("--sessions", type=int, default=25, help="concurrent sessions under load (default 25)")
+    parser.add_argument("--seconds", type=int, default=120, help="how long the load runs (default 120)")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "out"))
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     host = machine()
-    if args.only != "import":
+    if args.only in (None, "queries"):
         run_queries(args, out, host)
-    if args.only != "queries":
+    if args.only in (None, "import"):
         if args.only is None:
             print(file=sys.stderr)
         run_import(out, host, max(args.import_repeats, 1))
+    if args.only in (None, "browser"):
+        return run_browser(out, host, args.scale, max(args.browser_repeats, 1))
+    if args.only == "load":
+        return run_load(out, host, args.scale, max(args.sessions, 1), max(args.seconds, 5))
     return 0
 
 

@@ -2,6 +2,7 @@
 
     python -m bench.worker generate --db PATH --cases N --months M --start YYYY-MM [--seed S]
     python -m bench.worker query    --db PATH --repeats R
+    python -m bench.worker national --db PATH --forces N --repeats R
     python -m bench.worker pandas   --db PATH --repeats R
     python -m bench.worker import-files --dir DIR
     python -m bench.worker import   --db PATH [--base STORE] FILE...
@@ -18,6 +19,7 @@ import shutil
 import statistics
 import sys
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -26,6 +28,8 @@ import pandas as pd
 from data_access import queries
 from data_access.store import build_store, open_store
 from metrics.catalogue import default_catalogue
+from metrics.compliance import compliance_counts_sql
+from metrics.cube import SUMMARY_CUBES
 from metrics.filters import Filters, default_period
 from metrics.contact_measures import contact_measure_rates
 from metrics.summaries import BOARD_BREAKDOWNS, RIGHT_BREAKDOWNS, board_overview, right_detail
@@ -71,9 +75,22 @@ def board_data(store, catalogue, filters):
     return board_overview(queries.compliance_counts(store, catalogue, filters, BOARD_BREAKDOWNS), catalogue)
 
 
-def right_data(store, catalogue, filters):
+def board_page_data(store, catalogue, filters, counts=queries.compliance_counts):
+    """Everything the Board overview page reads: the period's counts by month, and every month's counts from the
+    store's first month to the period's end for the SPC charts."""
+    overview = board_overview(counts(store, catalogue, filters, BOARD_BREAKDOWNS), catalogue)
+    history = counts(store, catalogue, replace(filters, first_month=store.meta.first_month), ("month",))
+    return overview, history
+
+
+def facts_counts(store, catalogue, filters, breakdowns=("total",), codes=None):
+    """compliance_counts read from the entitlement facts, never a cube: what every page read before the cubes."""
+    return store.query(*compliance_counts_sql(catalogue, filters, breakdowns, codes))
+
+
+def right_data(store, catalogue, filters, counts=queries.compliance_counts):
     codes = [e.code for e in catalogue.right(RIGHT_TIMED).measured_entitlements]
-    counts = queries.compliance_counts(store, catalogue, filters, RIGHT_BREAKDOWNS, codes)
+    counts = counts(store, catalogue, filters, RIGHT_BREAKDOWNS, codes)
     queries.not_applicable_reasons(store, catalogue, filters, codes)
     return right_detail(counts, catalogue, RIGHT_TIMED)
 
@@ -95,13 +112,40 @@ def query(args) -> dict:
     result = {
         "board_overview_s": median_seconds(lambda: board_data(store, catalogue, filters), args.repeats),
         "board_overview_all_months_s": median_seconds(lambda: board_data(store, catalogue, everything), args.repeats),
+        "board_page_s": median_seconds(lambda: board_page_data(store, catalogue, filters), args.repeats),
+        "board_page_facts_s": median_seconds(lambda: board_page_data(store, catalogue, filters, facts_counts),
+                                             args.repeats),
         "rights_compliance_s": median_seconds(lambda: right_data(store, catalogue, filters), args.repeats),
+        "rights_compliance_facts_s": median_seconds(lambda: right_data(store, catalogue, filters, facts_counts),
+                                                    args.repeats),
         "keeping_informed_s": median_seconds(lambda: contact_data(store, catalogue, filters), args.repeats),
         "instances": int(store.query("SELECT count(*) AS n FROM entitlement_facts")["n"].iloc[0]),
+        "cube_rows": {cube.table: int(store.query(f"SELECT count(*) AS n FROM {cube.table}")["n"].iloc[0])
+                      for cube in SUMMARY_CUBES},
         "peak_rss_mb": peak_rss_mb(),
     }
+    # The cubes must give exactly the facts' figures, or their speed means nothing.
+    (overview, history), (facts_overview, facts_history) = (board_page_data(store, catalogue, filters),
+                                                            board_page_data(store, catalogue, filters, facts_counts))
+    pairs = [(overview.rights, facts_overview.rights), (overview.entitlements, facts_overview.entitlements),
+             (overview.rights_monthly, facts_overview.rights_monthly), (history, facts_history),
+             (right_data(store, catalogue, filters).entitlements,
+              right_data(store, catalogue, filters, facts_counts).entitlements)]
+    for ours, theirs in pairs:
+        pd.testing.assert_frame_equal(ours, theirs)
+    result["cube_results_identical"] = True
     store.close()
     return result
+
+
+def national(args) -> dict:
+    from bench.national import measure_national
+
+    return {**measure_national(Path(args.db), args.forces, args.repeats,
+                               lambda store, catalogue, filters: board_page_data(store, catalogue, filters),
+                               lambda store, catalogue, filters: right_data(store, catalogue, filters),
+                               default_filters),
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def pandas_baseline(args) -> dict:
@@ -180,7 +224,7 @@ def import_task(args) -> dict:
     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     rejected = []
     if args.list_rejected and report.status == "committed":
-        rejected = sorted(int(line) for line in list_rejects(db, report.import_id)["line"])
+        rejected = sorted(int(line) for line in list_rejects(db, report.import_id, role="admin")["line"])
     return {"status": report.status, "message": report.message, "seconds": seconds, "cpu_s": cpu, "load": load,
             "rejected_lines": rejected,
             "peak_rss_mb": peak_rss_mb(), "steps": steps.seconds,
@@ -191,7 +235,8 @@ def import_task(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.worker")
-    parser.add_argument("task", choices=("generate", "query", "pandas", "import-files", "import"))
+    parser.add_argument("task", choices=("generate", "query", "national", "pandas", "import-files", "import"))
+    parser.add_argument("--forces", type=int, default=43, help="national: forces in the collation")
     parser.add_argument("--db")
     parser.add_argument("--dir")
     parser.add_argument("--base", help="import: the store to start from (copied to --db first)")
@@ -203,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_intermixed_args(argv)  # the files may follow the options
-    task = {"generate": generate, "query": query, "pandas": pandas_baseline, "import-files": import_files_task,
+    task = {"generate": generate, "query": query, "national": national, "pandas": pandas_baseline, "import-files": import_files_task,
             "import": import_task}[args.task]
     print(json.dumps(task(args)))
     return 0

@@ -856,6 +856,8 @@ def _parquet_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
         return pc.if_else(pc.is_nan(column), pa.scalar(None, pa.string()), column.cast(pa.string()))
     if pa.types.is_null(kind):
         return pa.chunked_array([pa.nulls(len(column), pa.string())])
+    if pa.types.is_nested(kind):  # lists, structures and maps have no place in a one-value-per-cell contract
+        raise TypeError(f"a nested column ({kind})")
     # decimals, binary and anything else: value by value
     return pa.chunked_array([pa.array([_cell_text(v) for v in column.to_pylist()], pa.string())])
 
@@ -1799,10 +1801,16 @@ def list_imports(db_path: str | Path) -> pd.DataFrame:
                                ignore_index=True)
 
 
-def list_rejects(db_path: str | Path, import_id: str, file_name: str | None = None) -> pd.DataFrame:
+REJECTS_ROLE = "admin"  # the rows as exported are the data owner's to correct: administrators only
+
+
+def list_rejects(db_path: str | Path, import_id: str, file_name: str | None = None, *, role: str) -> pd.DataFrame:
     """The rejected lines of one import (optionally one file), in file and line order. PERSONAL DATA: raw_row
-    is the row as exported. Show and offer for download only to administrators; neutralise cells starting
-    with = + - @ before writing a spreadsheet. Columns: file_name, table_name, line, column_name, reason, raw_row."""
+    is the row as exported, so it is refused (PermissionError) for every role but admin, whatever the page does;
+    neutralise cells starting with = + - @ before writing a spreadsheet.
+    Columns: file_name, table_name, line, column_name, reason, raw_row."""
+    if role != REJECTS_ROLE:
+        raise PermissionError(f"the {role!r} role may not see rejected rows as exported")
     store = open_store(db_path)
     try:
         return store.query(

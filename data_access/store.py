@@ -22,7 +22,7 @@ import pandas as pd
 from data_access.schema import FACTS_SQL, LOAD_ORDER, SCHEMA_VERSION, schema_ddl
 from metrics.calendar import working_day_calendar
 from metrics.catalogue import Catalogue, CatalogueError, default_catalogue
-from metrics.cube import SUMMARY_CUBES, build_cube_sql, timescale_fingerprint
+from metrics.cube import SUMMARY_CUBES, build_cube_sql, rollup_cube_sql, timescale_fingerprint
 
 __all__ = ["Store", "StoreError", "StoreMeta", "build_store", "open_store", "QUERY_TIMEOUT_SECONDS",
            # shared with the importer, which builds stores the same way
@@ -183,8 +183,10 @@ def write_summaries(con: duckdb.DuckDBPyConnection, data_as_of: date, catalogue:
     if catalogue is not None and catalogue.measured_entitlements:
         first, last = con.execute("SELECT min(trigger_month), max(trigger_month) FROM entitlement_facts").fetchone()
         first, last = (first, last) if first is not None else (data_as_of.replace(day=1),) * 2
-        for cube in SUMMARY_CUBES:
-            con.execute(*build_cube_sql(cube, catalogue, first, last, data_as_of))
+        finest = SUMMARY_CUBES[-1]  # from the facts; the others are added up from it
+        con.execute(*build_cube_sql(finest, catalogue, first, last, data_as_of))
+        for cube in SUMMARY_CUBES[:-1]:
+            con.execute(rollup_cube_sql(cube, finest))
         fingerprint = timescale_fingerprint(catalogue)
     con.execute("DELETE FROM store_meta WHERE key IN ('summary_as_of', 'summary_fingerprint')")
     con.executemany("INSERT INTO store_meta VALUES (?, ?)",
@@ -222,6 +224,12 @@ class Store:
             return cursor.execute(sql, params or {}).df()
         except duckdb.InterruptException as exc:
             raise StoreError(f"a query took longer than {timeout:g} seconds and was stopped") from exc
+        except duckdb.OutOfMemoryException:
+            # A store grown beyond the memory the dashboard may use: a message, not a crash; the next query
+            # (a shorter period, fewer breakdowns) runs as usual. DuckDB's text is not passed on.
+            log.error("a query ran out of memory on %s", self.path)
+            raise StoreError("a query needed more memory than the dashboard may use and was stopped; choose a "
+                             "shorter period or fewer breakdowns") from None
         finally:
             timer.cancel()
             cursor.close()

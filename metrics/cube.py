@@ -28,7 +28,7 @@ from metrics.compliance import BREAKDOWNS, COUNT_COLUMNS, COUNTS_SQL, breakdown_
 from metrics.filters import DIMENSIONS, Filters, filter_clauses
 
 __all__ = ["SummaryCube", "SUMMARY_CUBES", "SUMMARY_META_KEYS", "timescale_fingerprint", "build_cube_sql",
-           "cube_for", "cube_counts_sql"]
+           "rollup_cube_sql", "cube_for", "cube_counts_sql"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,20 @@ FROM classified
 GROUP BY ALL
 ORDER BY trigger_month, entitlement"""
     return sql, params
+
+
+def rollup_cube_sql(cube: SummaryCube, finer: SummaryCube) -> str:
+    """CREATE TABLE for a cube added up from a finer one (one pass over the facts builds them all)."""
+    if not set(cube.dimensions) <= set(finer.dimensions):
+        raise ValueError(f"{cube.table} cannot be added up from {finer.table}: it has other dimensions")
+    dimensions = ", ".join(DIMENSIONS[name].column for name in cube.dimensions)
+    sums = ",\n       ".join(f"CAST(sum({name}) AS BIGINT) AS {name}" for name in COUNT_COLUMNS)
+    return f"""CREATE OR REPLACE TABLE {cube.table} AS
+SELECT trigger_month, entitlement, right_no, {dimensions},
+       {sums}
+FROM {finer.table}
+GROUP BY ALL
+ORDER BY trigger_month, entitlement"""
 
 
 def cube_for(catalogue: Catalogue, filters: Filters, breakdowns: Sequence[str], *, cube_as_of: date | None,

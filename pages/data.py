@@ -226,7 +226,7 @@ def rejects_section(history: pd.DataFrame) -> None:
         return
     file_name = st.selectbox("File", list(files["file_name"]), key="data_reject_file")
     table = files.loc[files["file_name"] == file_name, "table_name"].iloc[0]
-    rejects = list_rejects(store.path, import_id, file_name)
+    rejects = list_rejects(store.path, import_id, file_name, role=ctx.role)
     st.dataframe(pd.DataFrame({"Line": rejects["line"], "Column": rejects["column_name"].replace("", "(whole line)"),
                                "Reason": rejects["reason"]}), hide_index=True, width="stretch")
     st.caption(f"{len(rejects):,} rejected line(s) of {display.plain(file_name)}. Lines are counted as in the file "

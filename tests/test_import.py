@@ -122,7 +122,7 @@ def counts(db: Path) -> dict[str, int]:
 
 
 def rejects_of(db: Path, report) -> list[tuple[str, int, str, str]]:
-    frame = list_rejects(db, report.import_id)
+    frame = list_rejects(db, report.import_id, role="admin")
     return [(r.file_name, int(r.line), r.column_name, r.reason) for r in frame.itertuples()]
 
 
@@ -393,7 +393,7 @@ def test_each_rejection_is_kept_with_its_line_column_and_reason(store, tmp_path,
     assert rejects_of(store, report) == [(name, line, column, reason) for line, column, reason in expected]
     assert [(r.line, r.column, r.reason) for r in f.rejects] == expected  # the report carries the same
     assert counts(store)[table] == before[table] + loaded  # new ids only: nothing in GOOD is repeated
-    raw = list_rejects(store, report.import_id)["raw_row"]
+    raw = list_rejects(store, report.import_id, role="admin")["raw_row"]
     assert all(isinstance(json.loads(r), dict) for r in raw)  # the row as exported is kept, as JSON
 
 
@@ -415,7 +415,7 @@ def test_text_is_trimmed_and_dates_with_a_midnight_time_are_dates(store, tmp_pat
 def test_the_raw_row_of_a_reject_is_the_row_as_exported(store, tmp_path):
     text = "victim_id,case_id,notes\nV20,C99,said hello\n"
     report = import_files(store, [write(tmp_path, "victims.csv", text)], "tester")
-    frame = list_rejects(store, report.import_id)
+    frame = list_rejects(store, report.import_id, role="admin")
     assert json.loads(frame["raw_row"].iloc[0]) == {"victim_id": "V20", "case_id": "C99", "notes": "said hello"}
     assert report.files[0].notes[0] == "column(s) not in the contract for victims, ignored: notes"
 
@@ -765,6 +765,29 @@ def test_parquet_typed_columns_are_read_as_the_contract_text(store, tmp_path):
         s.close()
 
 
+@pytest.mark.parametrize("role", ["board", "action_group", "victim_services", ""])
+def test_rejected_rows_as_exported_are_refused_to_every_role_but_admin(store, tmp_path, role):
+    report = import_files(store, [write(tmp_path, "cases.csv", "case_id,reported_at,offence_group,district,status\n"
+                                                                "C90,2025-03-03,shoplifting,Basildon,open\n")], "tester")
+    assert report.files[0].rows_rejected == 1
+    with pytest.raises(PermissionError, match="may not see rejected rows"):
+        list_rejects(store, report.import_id, role=role)
+    assert list(list_rejects(store, report.import_id, role="admin")["line"]) == [2]
+
+
+def test_a_parquet_file_with_a_list_column_is_refused_whole_naming_why(store, tmp_path):
+    table = pa.table({"case_id": ["C80"], "reported_at": ["2025-03-03"], "offence_group": ["theft"],
+                      "district": ["Basildon"], "status": ["open"], "team": pa.array([["A", "B"]])})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    before = hashlib.sha256(Path(store).read_bytes()).hexdigest()
+    report = import_files(store, [write(tmp_path, "cases.parquet", buffer.getvalue())], "tester")
+    assert report.status == "refused"
+    assert "cases.parquet has a column whose values cannot be read as text (lists or structures are not part of " \
+           "the contract)" in report.files[0].message
+    assert hashlib.sha256(Path(store).read_bytes()).hexdigest() == before
+
+
 # --- idempotency ---------------------------------------------------------------------------------
 
 def test_reimporting_the_same_ids_updates_them_and_never_duplicates(store, tmp_path):
@@ -1079,7 +1102,7 @@ def test_no_row_data_reaches_messages_or_the_terminal(store, tmp_path, capsys):
     assert secret not in out + err
     history = list_imports(store)
     assert not history.astype(str).apply(lambda col: col.str.contains(secret)).any().any()
-    assert list_rejects(store, history["import_id"].iloc[0])["raw_row"].str.contains(secret).sum() == 4
+    assert list_rejects(store, history["import_id"].iloc[0], role="admin")["raw_row"].str.contains(secret).sum() == 4
 
 
 def test_cli_import_is_recorded_in_the_audit_trail_before_and_after(store, tmp_path, capsys):

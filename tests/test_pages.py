@@ -317,3 +317,28 @@ def test_a_count_withheld_by_disclosure_control_reads_as_c_rather_than_failing()
     assert count_text(1234, 5678) == "1,234 of 5,678"
     assert count_text(pd.NA, 40) == "[c] of 40"
     assert count_text(float("nan"), 12) == "[c] of 12"
+
+
+def test_a_query_stopped_for_memory_gets_a_message_and_the_page_recovers(monkeypatch, tmp_path):
+    import data_access.queries as queries
+    from data_access.store import StoreError
+
+    store = build_store(tmp_path / "fresh.duckdb", FIXTURE, data_as_of=date(2025, 3, 31), is_demo=True,
+                        source="test fixture")  # a store of its own, so no cached figures answer instead
+    real = queries.compliance_counts
+
+    def out_of_memory(*args, **kwargs):
+        raise StoreError("a query needed more memory than the dashboard may use and was stopped; choose a "
+                         "shorter period or fewer breakdowns")
+
+    monkeypatch.setattr(queries, "compliance_counts", out_of_memory)
+    at = run_app(monkeypatch, store)
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Part of this page could not be drawn: a query needed more memory than the dashboard may use and was "
+        "stopped; choose a shorter period or fewer breakdowns. Nothing was changed; change the filters or reload "
+        "the page to try again."]
+    monkeypatch.setattr(queries, "compliance_counts", real)
+    at.run()  # the next run, with memory to spare, draws the page
+    assert not at.exception and not at.error
+    assert "Right 1" in texts(at)

@@ -204,6 +204,17 @@ def test_the_dashboard_connection_refuses(store, store_path, tmp_path, statement
     assert store.query("SELECT count(*) AS n FROM cases")["n"].iloc[0] == 2
 
 
+def test_a_query_that_runs_out_of_memory_is_stopped_with_a_message_and_the_store_still_answers(store_path):
+    small = open_store(store_path, threads=1, memory_limit="20MB")
+    try:
+        with pytest.raises(StoreError, match="needed more memory than the dashboard may use") as caught:
+            small.query("SELECT list(i) FROM range(20000000) t(i)")
+        assert "Out of Memory" not in str(caught.value)  # DuckDB's own text is not passed on
+        assert small.query("SELECT count(*) AS n FROM cases")["n"].iloc[0] == 2
+    finally:
+        small.close()
+
+
 def test_a_python_dataframe_in_scope_is_not_readable_by_a_replacement_scan(store):
     secret_frame = pd.DataFrame({"x": [1]})  # noqa: F841 - the query below must not see it
     with pytest.raises((duckdb.Error, StoreError)):
