@@ -15,6 +15,7 @@ from data_access.queries import CASE_LEVEL_ROLES
 from data_access.sandbox import EXAMPLE_QUERY, MAX_SQL_CHARS, SQL_ROLES, SandboxError, run_readonly_sql
 from data_access.store import StoreError
 from metrics.filters import Filters
+from metrics.funnel import funnel
 from metrics.pivot import (PIVOT_DIMENSIONS, PIVOT_MEASURES, PivotSpec, PivotTable, csv_bytes, describe_pivot,
                            follow_up_table, pivot_table, xlsx_bytes)
 from ui import charts, display
@@ -143,6 +144,11 @@ def pivot_figure(table: PivotTable) -> go.Figure:
     return figure
 
 
+# Rows that are units of the force: a rate across them is drawn as a funnel plot (issue 5).
+FUNNEL_ROWS = {"district": ("District", "districts"), "command_area": ("Command area", "command areas"),
+               "team": ("Team", "teams")}
+
+
 def pivot_section() -> None:
     dimension_names = list(PIVOT_DIMENSIONS)
     left, middle, right = st.columns(3)
@@ -171,7 +177,16 @@ def pivot_section() -> None:
         st.info("No entitlement instances match these choices.", icon=":material/info:")
         return
     alt = describe_pivot(table, context)
-    st.plotly_chart(pivot_figure(table), alt=alt, config={"displaylogo": False}, key="pivot_chart")
+    if measure.denominator is not None and columns is None and rows in FUNNEL_ROWS:
+        # Units compared on one rate: a funnel plot, never bars that read as a league table.
+        unit_word, units_word = FUNNEL_ROWS[rows]
+        result = funnel(table.cells.rename(columns={"row_label": "unit"}), unit="unit", numerator="numerator",
+                        denominator="denominator", order="alphabetical")
+        display.funnel_section(result, key="pivot_funnel", what=measure.label.lower(), unit_word=unit_word,
+                               units_word=units_word, definition=f"{measure.label}: {measure.description}",
+                               context=context)
+    else:
+        st.plotly_chart(pivot_figure(table), alt=alt, config={"displaylogo": False}, key="pivot_chart")
     if measure.denominator == "eligible_timed":
         n_text = f"{int(table.cells['eligible_timed'].sum()):,} eligible instances with a timescale"
     else:

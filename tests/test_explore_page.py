@@ -238,3 +238,16 @@ def test_case_level_download_is_audited_with_the_ids_in_the_file(monkeypatch, st
     assert name == "missed-or-late-page-1.csv"
     assert [row[0] for row in csv.reader(io.StringIO(data.decode("utf-8-sig")))][1:] == ["E3", "E4", "E2"]
 
+
+
+def test_teams_compared_on_a_rate_are_drawn_as_a_funnel_plot_never_as_bars(monkeypatch, store):
+    # Feb to Mar 2025, delivered rate by team: Alpha E1 delivered, E4 missed (1 of 2); Bravo E2 delivered (1 of 1);
+    # no team: E3 not delivered (0 of 1). The whole selection: 2 of 4 = 50.0%.
+    at = run(monkeypatch, store, "action_group", pivot_rows="Team", pivot_measure="Delivered rate")
+    assert [c.key for c in at.get("plotly_chart")] == ["pivot_funnel"]
+    funnel_table = frame_with(at, "95% limits")
+    assert funnel_table["Team"].tolist() == ["(no team recorded)", "Alpha", "Bravo"]  # alphabetical, not ranked
+    assert funnel_table["n of N"].tolist() == ["0 of 1", "1 of 2", "1 of 1"]
+    assert "around the rate for the whole selection (50.0%)" in page_text(at)
+    counts = run(monkeypatch, store, "action_group", pivot_rows="Team", pivot_measure="Eligible")
+    assert [c.key for c in counts.get("plotly_chart")] == ["pivot_chart"]  # counts are not rates: bars
