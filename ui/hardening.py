@@ -16,6 +16,8 @@ MAX_UPLOAD_MB = 200  # the largest monthly export a force sends; Streamlit refus
 _EXACT = (
     ("browser.gatherUsageStats", False, "usage statistics must not leave the force's network"),
     ("client.showErrorDetails", "none", "error details can quote victim data"),
+    ("client.disableDataExport", True, "a table's own CSV button and copying are not audited: every download of "
+                                       "data must go through the page's audited buttons"),
     ("server.enableCORS", True, "cross-origin requests must be refused"),
     ("server.enableXsrfProtection", True, "forms and uploads need XSRF protection"),
     ("server.enableStaticServing", False, "no files may be served from the app folder"),
