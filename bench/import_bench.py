@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.import_data import ImportFiles, bad_lines
 
 TARGET_ROWS_PER_S = 250_000  # issue 3, item 8: 1 million entitlement rows with full validation, on 2 cores
-STEPS = ("read", "validate", "load", "rejects", "prove rules", "facts", "reconcile", "write", "swap")
+STEPS = ("read", "validate", "load", "rejects", "prove rules", "facts", "summary cubes", "reconcile", "write", "swap")
 
 
 def _scenarios(files: ImportFiles, parents: Path, previous: Path) -> dict[str, dict]:

@@ -6,7 +6,7 @@ import streamlit as st
 from metrics import quarterly_return
 from metrics.filters import add_months
 from metrics.summaries import BOARD_BREAKDOWNS, board_overview, board_spc, exceptions
-from ui import access, board_view, charts, data, display, downloads
+from ui import access, board_view, data, display, downloads
 from ui.frame import page_context
 
 ctx = page_context("board_overview")
@@ -60,15 +60,11 @@ def right_card(number: int) -> None:
             st.metric("Delivered", "–", border=False)
             st.caption("No eligible instances for this period and selection.")
             return
-        trend = monthly[monthly["right_no"] == number].sort_values("month").dropna(subset=["delivered_rate"])
+        # The monthly trend is a line in the glance table above: a small chart in each card slowed the page in the
+        # browser and said nothing that line does not.
         st.metric("Delivered", f"{totals['delivered_rate']:.1%}", border=False,
-                  help="Delivered, or offered and declined, as a share of eligible instances. The line below is "
-                       "the monthly rate on a 0 to 100% scale.")
-        if len(trend) > 1:
-            st.plotly_chart(charts.sparkline_figure(trend["month"], trend["delivered_rate"]), key=f"spark_{number}",
-                            config={"staticPlot": True, "displayModeBar": False},
-                            alt=f"Monthly delivered rate for Right {number}, " + ", ".join(
-                                f"{m:%b %Y} {r:.0%}" for m, r in zip(trend["month"], trend["delivered_rate"])))
+                  help="Delivered, or offered and declined, as a share of eligible instances. Its monthly trend is "
+                       "in the table of the 12 rights above.")
         lines = [f"{display.count_text(totals['delivered'], totals['eligible'])} eligible · "
                  f"95% CI {display.interval_text(totals['delivered_rate_lower'], totals['delivered_rate_upper'])}"]
         if totals["eligible_timed"] > 0:

@@ -22,7 +22,6 @@ from metrics.spc import POINT_TYPES, SpcResult
 from metrics.summaries import month_runs
 
 __all__ = ["TEMPLATE", "PALETTE", "SYMBOLS", "GREY", "POINT_STYLES", "BAND_STYLES", "ANNOTATION_STYLES",
-           "sparkline_figure",
            "interval_figure", "paired_interval_figure", "describe_intervals",
            "safe_text", "spc_axis", "spc_figure", "describe_spc", "funnel_figure", "describe_funnel", "month_runs",
            "steps_figure", "describe_steps", "working_days_figure", "describe_working_days", "before_after_figure",
@@ -78,20 +77,6 @@ pio.templates[TEMPLATE] = go.layout.Template(
 
 def _rate_axis(fig: go.Figure, axis: str = "y") -> None:
     fig.update_layout(**{f"{axis}axis": dict(tickformat=".0%", range=[0, 1.02], title=None)})
-
-
-def sparkline_figure(months: pd.Series, rates: pd.Series, height: int = 64) -> go.Figure:
-    """A small monthly line on a fixed 0-100% scale, so month-to-month noise is not magnified."""
-    fig = go.Figure(go.Scatter(x=months, y=rates, mode="lines", line=dict(width=2, color=PALETTE[0]),
-                               hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=months.iloc[-1:], y=rates.iloc[-1:], mode="markers", hoverinfo="skip",
-                             marker=dict(size=6, color=PALETTE[0])))
-    fig.update_layout(template=TEMPLATE, height=height, showlegend=False, margin=dict(l=0, r=4, t=2, b=2),
-                      xaxis=dict(visible=False), yaxis=dict(range=[0, 1.02], visible=True, showticklabels=False,
-                                                            gridcolor="#e5e6e7", tickvals=[0, 0.5, 1], zeroline=False))
-    return fig
-
-
 
 
 def interval_figure(frame: pd.DataFrame, category: str, rate: str, lower: str, upper: str,
