@@ -38,7 +38,7 @@ from metrics.compliance import COUNT_COLUMNS
 
 __all__ = ["MARKER", "THRESHOLD_ENV", "DEFAULT_THRESHOLD", "COMPLIANCE_NESTED", "COMPLIANCE_RATES",
            "DisclosurePolicy", "Suppressed", "ComplianceSuppressed", "DifferencingCheck", "suppression_note",
-           "suppress_compliance", "suppress_breakdown", "suppress_series", "differencing_check"]
+           "suppress_compliance", "suppress_breakdown", "suppress_series", "suppress_margins", "differencing_check"]
 
 MARKER = "[c]"  # the ONS's mark for a confidential value
 THRESHOLD_ENV = "VCD_SUPPRESSION_THRESHOLD"
@@ -636,6 +636,47 @@ def suppress_series(series: pd.DataFrame, *, numerator: str = "numerator", denom
     rates = {rate: (numerator, denominator)} if rate else {}
     return suppress_breakdown(series, dimension=key, counts=[numerator, denominator], total=_NO_TOTAL,
                               nested=[(numerator, denominator)], rates=rates, policy=policy)
+
+
+def suppress_margins(frame: pd.DataFrame, *, breakdown: str, dimension: str, counts: Sequence[str], total="all",
+                     nested: Sequence[tuple[str, str]] = (), rates: Mapping[str, tuple[str, str]] | None = None,
+                     keep: Sequence[str] = (), policy: DisclosurePolicy | None = None) -> Suppressed:
+    """Several one-way breakdowns of one population that share its total, protected together: complaints by
+    right and by outcome, say, each adding up to all complaints.
+
+    Each row is one level (`dimension`) of one breakdown (`breakdown`); the one row whose `dimension` is
+    `total` is the shared total (its `breakdown` value is ignored), and every breakdown's levels add up to it
+    (levels that add up to less leave a rest anyone can work out, protected too). Protecting the breakdowns one
+    at a time and then hiding a total hidden by any of them is not enough: the other breakdown, with its cells
+    all shown, gives the total back. Here every relation is solved at once, so a total hidden for one breakdown
+    has a cell hidden beside it in every other. The inner cells of the two-way table are not shown, so they are
+    unknowns, not relations: pass only tables whose cross-classification nobody sees.
+    """
+    policy = DisclosurePolicy.load() if policy is None else policy
+    rates = dict(rates or {})
+    counts = list(counts)
+    _check_rates(rates, counts)
+    missing = [c for c in (breakdown, dimension) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"margins: key column(s) {', '.join(repr(c) for c in missing)} missing")
+    values = _counts_of(frame, counts, "margins")
+    _check_columns(frame, {breakdown, dimension, *counts, *_rate_columns(frame, rates), *keep}, "margins")
+    is_total = [_is_total(level, total) for level in frame[dimension]]
+    if sum(is_total) != 1:
+        raise ValueError("margins: exactly one row must be the shared total")
+    keys = [("", "~total") if t else (_key_text(b), _key_text(level))
+            for b, level, t in zip(frame[breakdown], frame[dimension], is_total, strict=True)]
+    _unique_keys(keys, "margins")
+    model = _Model(counts, nested)
+    row_at: dict[tuple[str, ...], int] = {}
+    for pos in sorted(range(len(frame)), key=lambda p: keys[p]):
+        row_at[keys[pos]] = model.add_row(values[pos].tolist(), keys[pos], ", ".join(keys[pos]), cell=(0, pos))
+    total_row = row_at[("", "~total")]
+    for name in sorted({k[0] for k in keys if k != ("", "~total")}):
+        parts = [row_at[k] for k in sorted(k for k in keys if k[0] == name and k != ("", "~total"))]
+        model.add_margin(total_row, parts, f"by {name}")
+    hidden = _Protector(model, policy.threshold).protect()
+    return _masked(frame, counts, _frame_mask(model, hidden, 0, len(frame), counts), rates, policy)
 
 
 class _NoTotal:

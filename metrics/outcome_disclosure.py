@@ -1,105 +1,115 @@
-"""Disclosure control for the Referral uptake and Victim voice pages, for the board: which counts to hide.
+"""Disclosure control for the board's referral uptake and victim voice figures: which counts to hide.
 
-Pure, built on metrics.disclosure (its rules: a count from 1 to t-1 is hidden, so is a count whose complement
-is that small, and any count from which a hidden one could be worked out). Each function protects one table
-together with the total it shares with the page's headline table, and returns masks (True = hide); the pages
-hide every count a mask names, with the rates, intervals and medians that rest on them.
+Pure, built on metrics.disclosure. The board sees these figures for one quarter, force-wide, in exactly three
+groups of tables, and nothing else about them: the referral funnel by service; survey results by survey and
+question; complaints by right and by outcome. They are the board pack's tables (ui/boardpack.py), which the
+Board overview, the Referral uptake page and the Victim voice page all show to the board, so one pattern of
+hidden cells serves every view the board can reach.
 
-Tables that share a total are protected one at a time, each treating the shared total as shown, and a total
-hidden by any of them is then hidden in all of them: hiding more never reveals more. A two-way table (complaints
-by right and outcome) cannot be protected this way, so the board is not shown one.
+Each group is protected in one call, with every relation between its counts:
+- the funnel's steps are nested (considered ⊇ offered ⊇ consent given ⊇ referred ⊇ within the limit, contacted;
+  contacted ⊇ engaged), and the people between ANY step and an earlier one it is part of are counted (considered
+  but not referred, say), not only those between a step and the one before it;
+- a survey question's satisfied answers are part of its answers, which are part of the responses;
+- complaints by right and by outcome are two breakdowns of the same total, protected together
+  (metrics.disclosure.suppress_margins): protected apart, a total hidden for one is given back by the other.
+
+Breakdowns by district or group, months, working-day histograms and choices of service, measure or survey are
+not offered to the board: each would be one more table linked to these totals, and protecting each view on its
+own lets one view's hidden count be worked out from another's figures (docs/security.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
-from metrics.disclosure import DisclosurePolicy, suppress_breakdown, suppress_series
+from metrics.disclosure import DisclosurePolicy, suppress_breakdown, suppress_margins
+from metrics.referrals import ALL_SERVICES, REFERRAL_COUNT_COLUMNS, REFERRAL_STEPS
+from metrics.victim_voice import ALL, SURVEY_COUNT_COLUMNS, SURVEY_MEASURES
 
-__all__ = ["TOTAL", "table_mask", "levels_mask", "months_mask", "histogram_mask", "within_shown"]
+__all__ = ["nested_pairs", "REFERRAL_NESTED", "SURVEY_NESTED", "COMPLAINT_COUNTS", "COMPLAINT_NESTED",
+           "referral_mask", "survey_mask", "complaint_masks"]
 
-TOTAL = "\x00total"  # the total row's level: never a real level's name
+
+def nested_pairs(parent_of: Mapping[str, str | None]) -> tuple[tuple[str, str], ...]:
+    """Every (part, whole) pair of a tree of counts given as count -> the count it is part of (None at the top):
+    each count with its parent, its parent's parent and so on, since whole - part counts people at every level."""
+    pairs = []
+    for part in parent_of:
+        whole = parent_of[part]
+        while whole is not None:
+            pairs.append((part, whole))
+            whole = parent_of[whole]
+    return tuple(pairs)
 
 
-def table_mask(frame: pd.DataFrame, *, dimension: str, counts: Sequence[str], total: str,
-               nested: Sequence[tuple[str, str]] = (), policy: DisclosurePolicy) -> pd.DataFrame:
-    """A one-way table with its total row (dimension == total) -> booleans (frame's index, `counts`)."""
-    counts = list(counts)
-    if frame.empty:
-        return pd.DataFrame(False, index=frame.index, columns=counts)
-    view = frame[[dimension, *counts]].reset_index(drop=True)
-    result = suppress_breakdown(view, dimension=dimension, counts=counts, total=total, nested=list(nested),
+REFERRAL_NESTED = nested_pairs({step.column: step.of for step in REFERRAL_STEPS})
+SURVEY_NESTED = nested_pairs({"responses": None, **{d: "responses" for _, _, d in SURVEY_MEASURES.values()},
+                              **{n: d for _, n, d in SURVEY_MEASURES.values()}})
+COMPLAINT_COUNTS = ("complaints", "acknowledged")
+COMPLAINT_NESTED = (("acknowledged", "complaints"),)
+
+
+def _mask(result, index, counts: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame(result.hidden[list(counts)].to_numpy(dtype=bool), index=index, columns=list(counts))
+
+
+def referral_mask(totals: pd.DataFrame, policy: DisclosurePolicy) -> pd.DataFrame:
+    """The funnel by service (service, REFERRAL_COUNT_COLUMNS; the ALL_SERVICES row the total) -> booleans
+    (True = hide) with the frame's index and the count columns."""
+    counts = list(REFERRAL_COUNT_COLUMNS)
+    if totals.empty:
+        return pd.DataFrame(False, index=totals.index, columns=counts)
+    view = totals[["service", *counts]].reset_index(drop=True)
+    result = suppress_breakdown(view, dimension="service", counts=counts, total=ALL_SERVICES,
+                                nested=list(REFERRAL_NESTED), policy=policy)
+    return _mask(result, totals.index, counts)
+
+
+def survey_mask(totals: pd.DataFrame, policy: DisclosurePolicy) -> pd.DataFrame:
+    """Survey results by survey (survey, SURVEY_COUNT_COLUMNS; the ALL row the total) -> booleans (True = hide)."""
+    counts = list(SURVEY_COUNT_COLUMNS)
+    if totals.empty:
+        return pd.DataFrame(False, index=totals.index, columns=counts)
+    view = totals[["survey", *counts]].reset_index(drop=True)
+    result = suppress_breakdown(view, dimension="survey", counts=counts, total=ALL, nested=list(SURVEY_NESTED),
                                 policy=policy)
-    mask = result.hidden[counts].to_numpy(dtype=bool)
-    return pd.DataFrame(mask, index=frame.index, columns=counts)
+    return _mask(result, totals.index, counts)
 
 
-def levels_mask(rows: pd.DataFrame, total: pd.Series, *, numerator: str, denominator: str,
-                policy: DisclosurePolicy) -> tuple[pd.DataFrame, tuple[bool, bool]]:
-    """Rows of several one-way breakdowns (breakdown, level, numerator, denominator) that each add up to the
-    same `total` (its numerator and denominator) -> (booleans per row for the two counts, and whether the
-    total's numerator and denominator must be hidden because some breakdown needed it)."""
-    counts = [numerator, denominator]
-    mask = pd.DataFrame(False, index=rows.index, columns=counts)
-    total_hidden = np.zeros(2, dtype=bool)
-    total_row = pd.DataFrame({"level": [TOTAL], numerator: [int(total[numerator])],
-                              denominator: [int(total[denominator])]})
-    for _, group in rows.groupby("breakdown", sort=True):
-        table = pd.concat([group[["level", *counts]], total_row], ignore_index=True)
-        hidden = table_mask(table, dimension="level", counts=counts, total=TOTAL, nested=[(numerator, denominator)],
-                            policy=policy).to_numpy()
-        mask.loc[group.index, counts] = hidden[:-1]
-        total_hidden |= hidden[-1]
-    return mask, (bool(total_hidden[0]), bool(total_hidden[1]))
-
-
-def months_mask(history: pd.DataFrame, period: pd.DataFrame, total: pd.Series, *, numerator: str = "numerator",
-                denominator: str = "denominator", policy: DisclosurePolicy) -> tuple[np.ndarray, tuple[bool, bool]]:
-    """Which months of a monthly series to hide.
-
-    history: the months charted (month, numerator, denominator). period: every month of the period with its
-    counts (the same measure; a month the chart leaves out is still one of the cells that add up to the total),
-    and `total` the period's total shown elsewhere. The period's months are protected with that total; the
-    charted months before the period on their own (their total is taken as shown: the cautious assumption).
-    Returns (True for each history row with a hidden count, whether the total's counts must be hidden)."""
-    counts = [numerator, denominator]
-    period_rows = period[["month", *counts]].copy()
-    period_rows["level"] = pd.to_datetime(period_rows["month"]).dt.strftime("%Y-%m")
-    total_row = pd.DataFrame({"level": [TOTAL], numerator: [int(total[numerator])],
-                              denominator: [int(total[denominator])]})
-    table = pd.concat([period_rows[["level", *counts]], total_row], ignore_index=True)
-    hidden = table_mask(table, dimension="level", counts=counts, total=TOTAL, nested=[(numerator, denominator)],
-                        policy=policy).to_numpy()
-    hidden_months = set(period_rows.loc[hidden[:-1].any(axis=1), "level"])
-    months = pd.to_datetime(history["month"]).dt.strftime("%Y-%m")
-    before = history[~months.isin(set(period_rows["level"]))]
-    if len(before):
-        series = before[["month", *counts]].reset_index(drop=True)
-        result = suppress_series(series, numerator=numerator, denominator=denominator, rate=None, policy=policy)
-        flagged = result.hidden[counts].to_numpy().any(axis=1)
-        hidden_months |= set(pd.to_datetime(series.loc[flagged, "month"]).dt.strftime("%Y-%m"))
-    return months.isin(hidden_months).to_numpy(), (bool(hidden[-1][0]), bool(hidden[-1][1]))
-
-
-def histogram_mask(bars: pd.DataFrame, total: int, *, policy: DisclosurePolicy) -> tuple[np.ndarray, bool]:
-    """A histogram's bars (label, count) adding up to `total` -> (True for each hidden bar, whether the total
-    must be hidden)."""
-    table = pd.concat([bars[["label", "count"]], pd.DataFrame({"label": [TOTAL], "count": [int(total)]})],
-                      ignore_index=True)
-    hidden = table_mask(table, dimension="label", counts=["count"], total=TOTAL, policy=policy)["count"].to_numpy()
-    return hidden[:-1], bool(hidden[-1])
-
-
-def within_shown(bars: pd.DataFrame, hidden: np.ndarray, total_hidden: bool) -> bool:
-    """Whether the count within the limit may be shown beside a histogram whose `hidden` bars are hidden: when no
-    bar is hidden, or (with the total shown) every hidden bar is on the same side (within, or not), since the
-    hidden bars' sum is then the total less the bars shown, which anyone can work out already."""
-    if not hidden.any():
-        return True
-    if total_hidden:
-        return False
-    sides = {bool(w) if w is not None and not pd.isna(w) else False for w in bars.loc[hidden, "within"]}
-    return len(sides) == 1
+def complaint_masks(by_right: pd.DataFrame, by_outcome: pd.DataFrame,
+                    policy: DisclosurePolicy) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Complaints by right (right: a key as text, ALL for the total) and by outcome (outcome, ALL for the total),
+    each with COMPLAINT_COUNTS, protected together -> a mask for each (True = hide). The two total rows are the
+    same complaints, so they get the same mask."""
+    counts = list(COMPLAINT_COUNTS)
+    masks = (pd.DataFrame(False, index=by_right.index, columns=counts),
+             pd.DataFrame(False, index=by_outcome.index, columns=counts))
+    if by_right.empty and by_outcome.empty:
+        return masks
+    rights = by_right[by_right["right"] != ALL]
+    outcomes = by_outcome[by_outcome["outcome"] != ALL]
+    totals = {tuple(int(v) for v in row) for row in pd.concat(
+        [by_right.loc[by_right["right"] == ALL, counts], by_outcome.loc[by_outcome["outcome"] == ALL, counts]],
+    ).itertuples(index=False, name=None)}
+    if len(totals) != 1:
+        raise ValueError("complaints by right and by outcome must have the same total row")
+    total = totals.pop()
+    frame = pd.DataFrame({
+        "breakdown": ["right"] * len(rights) + ["outcome"] * len(outcomes) + [""],
+        "level": [*rights["right"].astype(str), *outcomes["outcome"].astype(str), ALL],
+        **{c: [*rights[c].astype(int), *outcomes[c].astype(int), total[i]] for i, c in enumerate(counts)},
+    })
+    result = suppress_margins(frame, breakdown="breakdown", dimension="level", counts=counts, total=ALL,
+                              nested=list(COMPLAINT_NESTED), policy=policy)
+    hidden = result.hidden[counts].to_numpy(dtype=bool)
+    n_rights, n_outcomes = len(rights), len(outcomes)
+    total_hidden = hidden[-1]
+    right_mask, outcome_mask = masks
+    right_mask.loc[rights.index] = hidden[:n_rights]
+    outcome_mask.loc[outcomes.index] = hidden[n_rights:n_rights + n_outcomes]
+    right_mask.loc[by_right["right"] == ALL] = total_hidden
+    outcome_mask.loc[by_outcome["outcome"] == ALL] = total_hidden
+    return right_mask, outcome_mask

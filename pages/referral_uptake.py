@@ -1,20 +1,22 @@
 """Referral uptake: the funnel from a victim considered for a support service to engaging with it, for each
 commissioned service; breakdowns; the time to referral; the monthly trend with SPC; and whether uptake changed
-after a feedback panel, a panel action or a chosen month."""
+after a feedback panel, a panel action or a chosen month.
+
+The board sees only the funnel for each service, for its quarter, force-wide, as the board pack has it (small
+numbers hidden over the whole table at once; see ui/outcome_views.py): the rest of the page is not offered to it."""
 
 from datetime import date
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from metrics import contract
 from metrics.before_after import before_after
+from metrics.disclosure import MARKER
 from metrics.filters import DIMENSIONS
-from metrics.outcome_disclosure import histogram_mask, levels_mask, months_mask, table_mask, within_shown
-from metrics.referrals import (ALL_SERVICES, REFERRAL_COUNT_COLUMNS, REFERRAL_MEASURES, REFERRAL_STEPS,
-                               REFERRAL_WORKING_DAYS, TIME_TO_REFERRAL_STARTS, referral_measure,
-                               referral_measure_rates, service_order, uptake_rates, working_day_distribution)
+from metrics.referrals import (ALL_SERVICES, REFERRAL_MEASURES, REFERRAL_STEPS, REFERRAL_WORKING_DAYS,
+                               TIME_TO_REFERRAL_STARTS, referral_measure, referral_measure_rates, service_order,
+                               uptake_rates, working_day_distribution)
 from ui import charts, data, display
 from ui import outcome_views as views
 from ui.frame import page_context
@@ -22,6 +24,37 @@ from ui.frame import page_context
 ctx = page_context("referral_uptake")
 filters = ctx.filters
 policy = views.board_policy(ctx)
+if policy is not None:  # the board: the quarter's funnel by service from the board pack, and nothing else
+    pack = views.board_pack(ctx)
+    table = pack.tables["referrals"]
+    views.board_note(pack, "Breakdowns by district and victim group, the time to referral, the monthly trend, the "
+                           "before/after comparison and the choice of one service and measure")
+    st.markdown("#### The funnel for each service")
+    if table.frame.empty:
+        st.info("No referral records for victims whose crime was reported in the quarter.", icon=":material/info:")
+        st.stop()
+    names = list(dict.fromkeys(table.frame["Service"]))  # the contract's order, all services last
+    for first in range(0, len(names), 2):
+        cells = st.columns(2, gap="medium")
+        for number, (cell, name) in enumerate(zip(cells, names[first:first + 2]), start=first):
+            rows = table.frame[table.frame["Service"] == name]
+            steps = pd.DataFrame({"label": rows["Step"].to_numpy(),
+                                  "share": [views.pack_number(v) / 100 for v in rows["Share %"]],
+                                  "count": [views.pack_number(v) for v in rows["Count"]]})
+            with cell, st.container(border=True):
+                st.markdown(f"**{display.plain(name)}**")
+                alt = charts.describe_steps(name, steps)
+                st.plotly_chart(charts.steps_figure(steps), key=f"board_funnel_{number}", alt=alt,
+                                config={"displaylogo": False})
+                considered = rows["Count"].iloc[0]
+                st.caption(f"Records of victims considered for {name}, step by step; n = "
+                           f"{views.count_words(considered, considered == MARKER)} considered.")
+                with st.expander("The chart in words"):
+                    st.text(alt)
+    views.pack_table(table, key="board_referrals")
+    views.suppression_caption(policy, int((table.frame["Count"] == MARKER).sum()))
+    st.stop()
+
 context = filters.describe("Reported")
 BREAKDOWNS = ("total", "district", "command_area", "offence_group", "victim_type", "age_band", "sex", "ethnicity",
               "disability")
@@ -29,8 +62,7 @@ GROUPS = ("age_band", "sex", "ethnicity", "disability")
 
 st.caption(f"{context}. Each row of the referrals export is one victim considered for one commissioned service; it "
            "belongs to the month the victim's crime was reported, so every step follows the same victims, and each "
-           "step counts only those who passed the one before it."
-           + (" Small numbers are hidden for the board (see the notes under each table)." if policy else ""))
+           "step counts only those who passed the one before it.")
 
 counts = data.referral_uptake(ctx, BREAKDOWNS)
 totals = counts[counts["breakdown"] == "total"].reset_index(drop=True)
@@ -60,7 +92,7 @@ start = choose[2].segmented_control(
 measure_words = measure.label[0].lower() + measure.label[1:]
 who = service_label(service)
 
-# --- every figure first, so that for the board each table is protected before anything is drawn --------------
+# --- every figure first ------------------------------------------------------------------------------------------
 source = referral_measure_rates(counts, measure, service)
 has_records = bool((source["breakdown"] == "total").any())  # a service with no records in this selection has no rows
 service_total = source[source["breakdown"] == "total"].iloc[0] if has_records else None
@@ -73,45 +105,9 @@ history = referral_measure_rates(data.referral_history(ctx), measure, service)
 history = history[history["breakdown"] == "month"]
 panels, actions = data.annotations(ctx)
 
-funnel_hidden = pd.DataFrame(False, index=totals.index, columns=list(REFERRAL_COUNT_COLUMNS))
-level_hidden = pd.DataFrame(False, index=source.index, columns=["numerator", "denominator"])
-hidden_months: set[str] = set()
-bars_hidden, hist_total_hidden, within_hidden = np.zeros(len(distribution.bars), dtype=bool), False, False
-if policy is not None:
-    nested = [(step.column, step.of) for step in REFERRAL_STEPS if step.of] + [("referred", "in_scope")]
-    funnel_hidden = table_mask(totals, dimension="service", counts=REFERRAL_COUNT_COLUMNS, total=ALL_SERVICES,
-                               nested=nested, policy=policy)
-if policy is not None and has_records:
-    levels = source[source["breakdown"] != "total"]
-    mask, total_by_levels = levels_mask(levels, service_total, numerator="numerator", denominator="denominator",
-                                        policy=policy)
-    level_hidden.loc[mask.index] = mask.to_numpy()
-    period_months = referral_measure_rates(data.referral_uptake(ctx, ("month",)), measure, service)
-    period_months = period_months[period_months["breakdown"] == "month"]
-    month_mask, total_by_months = months_mask(history, period_months, service_total, policy=policy)
-    hidden_months = set(history.loc[month_mask, "level"])
-    bars_hidden, hist_total_hidden = histogram_mask(distribution.bars, distribution.total, policy=policy)
-    # A total hidden by any table is hidden in every table that shows it.
-    row = totals.index[totals["service"] == service][0]
-    funnel_hidden.loc[row, measure.numerator] |= total_by_levels[0] or total_by_months[0]
-    funnel_hidden.loc[row, measure.denominator] |= total_by_levels[1] or total_by_months[1]
-    funnel_hidden.loc[row, "referred"] |= hist_total_hidden
-    hist_total_hidden = bool(funnel_hidden.loc[row, "referred"])
-    within_hidden = not within_shown(distribution.bars, bars_hidden, hist_total_hidden)
-    level_hidden.loc[source["breakdown"] == "total", "numerator"] = bool(funnel_hidden.loc[row, measure.numerator])
-    level_hidden.loc[source["breakdown"] == "total", "denominator"] = bool(funnel_hidden.loc[row, measure.denominator])
-
 # --- the funnels --------------------------------------------------------------------------------------------------
 st.markdown("#### The funnel for each service")
 funnel = uptake_rates(totals)
-hidden_lookup = {(s, c): bool(funnel_hidden.loc[i, c]) for i, s in zip(totals.index, totals["service"])
-                 for c in REFERRAL_COUNT_COLUMNS}
-steps_of = {step.column: step.of for step in REFERRAL_STEPS}
-funnel["count_hidden"] = [hidden_lookup[(s, c)] for s, c in zip(funnel["service"], funnel["step"])]
-funnel["of_hidden"] = [hidden_lookup[(s, steps_of[c] or c)] for s, c in zip(funnel["service"], funnel["step"])]
-share_hidden = funnel["count_hidden"] | funnel["of_hidden"]
-for column in ("share", "share_lower", "share_upper"):
-    funnel[column] = funnel[column].mask(share_hidden)
 st.caption("Each bar counts the records that reached a step by the data date; in brackets, its share of the step "
            "before (the first step is everyone considered). Services are in the order of the data contract.")
 cards = service_order(totals["service"])
@@ -120,14 +116,13 @@ for first in range(0, len(cards), 2):
     cells = st.columns(2, gap="medium")
     for cell, code in zip(cells, cards[first:first + 2]):
         rows = funnel[funnel["service"] == code]
-        steps = pd.DataFrame({"label": rows["label"], "share": rows["share"],
-                              "count": [np.nan if h else c for c, h in zip(rows["count"], rows["count_hidden"])]})
+        steps = pd.DataFrame({"label": rows["label"], "share": rows["share"], "count": list(rows["count"])})
         with cell, st.container(border=True):
             st.markdown(f"**{service_label(code)}**")
             alt = charts.describe_steps(service_label(code), steps)
             st.plotly_chart(charts.steps_figure(steps), key=f"funnel_{code}", alt=alt,
                             config={"displaylogo": False})
-            considered = views.count_words(rows["count"].iloc[0], rows["count_hidden"].iloc[0])
+            considered = views.count_words(rows["count"].iloc[0])
             st.caption(f"Records of victims considered for {service_label(code)}, step by step. {context}; "
                        f"n = {considered} considered.")
             with st.expander("The chart in words"):
@@ -135,16 +130,14 @@ for first in range(0, len(cards), 2):
 funnel_table = pd.DataFrame({
     "Service": [service_label(s) for s in funnel["service"]],
     "Step": funnel["label"],
-    "Count": [views.count_words(c, h) for c, h in zip(funnel["count"], funnel["count_hidden"])],
+    "Count": [views.count_words(c) for c in funnel["count"]],
     "Share of the step before": ["–" if pd.isna(v) else f"{v:.1%}" for v in funnel["share"]],
-    "n of N": ["" if s == REFERRAL_STEPS[0].column else views.count_text(c, o, ch, oh)
-               for c, o, ch, oh, s in zip(funnel["count"], funnel["of_count"], funnel["count_hidden"],
-                                          funnel["of_hidden"], funnel["step"])],
+    "n of N": ["" if s == REFERRAL_STEPS[0].column else views.count_text(c, o)
+               for c, o, s in zip(funnel["count"], funnel["of_count"], funnel["step"])],
     "95% CI": [display.interval_text(lo, hi) for lo, hi in zip(funnel["share_lower"], funnel["share_upper"])],
 })
 st.dataframe(funnel_table, hide_index=True, alt="Table of the referral funnel for each service: each step's count, its share of the step before, n of N "
         "and the 95% interval")
-views.suppression_caption(policy, int(funnel_hidden.to_numpy().sum()))
 if not has_records:
     st.info(f"No records for {who} in this selection: choose another service, or widen the filters.",
             icon=":material/info:")
@@ -152,13 +145,8 @@ if not has_records:
 
 # --- breakdowns ---------------------------------------------------------------------------------------------------
 st.markdown(f"#### {measure.label}: by district, offence group, victim type and group")
-# A level with either count hidden is left out of the charts and tables whole (and named as not shown): a funnel
-# plot or an interval needs both counts.
-shown = source.copy()
-withheld = level_hidden.any(axis=1)
-for column in ("numerator", "denominator", "rate", "rate_lower", "rate_upper"):
-    shown[column] = shown[column].astype(float).mask(withheld)
-reference = service_total["rate"] if not level_hidden.loc[source["breakdown"] == "total"].to_numpy().any() else None
+shown = source.astype({column: float for column in ("numerator", "denominator", "rate", "rate_lower", "rate_upper")})
+reference = service_total["rate"]
 definition = f"{measure.label} ({who}): {measure.definition.rstrip('.')}"
 
 
@@ -175,11 +163,6 @@ def rate_table(rows: pd.DataFrame, title: str) -> None:
 display.breakdown_tabs(shown, rate="rate", numerator="numerator", denominator="denominator", what=measure_words,
                        definition=definition, context=context, count_word="records", key="referral_breakdown",
                        reference=reference, table=rate_table)
-withheld_levels = shown[shown["denominator"].isna() & shown["breakdown"].isin([b for _, b in display.BREAKDOWN_TABS])]
-if len(withheld_levels):
-    st.caption("Not shown, as their numbers are small: " + display.plain("; ".join(
-        f"{DIMENSIONS[b].label}: {', '.join(rows['level'].map(contract.label))}"
-        for b, rows in withheld_levels.groupby("breakdown", sort=True))) + ".")
 st.markdown("**By group**")
 st.caption("Age band, sex, ethnicity and disability, each as rates with 95% intervals, listed alphabetically. "
            "Where an interval overlaps the dashed line, the difference from the whole selection may be chance.")
@@ -188,7 +171,6 @@ for tab, name in zip(st.tabs([DIMENSIONS[g].label for g in GROUPS]), GROUPS):
         rows = shown[(shown["breakdown"] == name) & (shown["denominator"] > 0)].copy()
         rows["level_label"] = rows["level"].map(contract.label)
         rows = rows.sort_values("level_label")
-        withheld = shown[(shown["breakdown"] == name) & shown["denominator"].isna()]
         if rows.empty:
             st.caption(f"No records with a {DIMENSIONS[name].label.lower()} in this selection.")
             continue
@@ -198,13 +180,10 @@ for tab, name in zip(st.tabs([DIMENSIONS[g].label for g in GROUPS]), GROUPS):
                                                "denominator", reference=reference,
                                                reference_label="All in selection"),
                         alt=alt, config={"displaylogo": False}, key=f"referral_group_{name}")
-        st.caption(f"{definition}. {context}; n = {int(rows['denominator'].sum()):,} records."
-                   + (f" Not shown (small numbers): {display.plain(', '.join(withheld['level'].map(contract.label)))}."
-                      if len(withheld) else ""))
+        st.caption(f"{definition}. {context}; n = {int(rows['denominator'].sum()):,} records.")
         with st.expander("The chart in words, and as a table"):
             st.text(alt)
             rate_table(rows, DIMENSIONS[name].label)
-views.suppression_caption(policy, int(level_hidden.to_numpy().sum()))
 
 # --- time to referral ---------------------------------------------------------------------------------------------
 st.markdown(f"#### Time to referral: {who}")
@@ -215,17 +194,14 @@ else:
     views.histogram_section(
         distribution, key=f"referral_times_{start}", what=f"referrals sent, by working days {clock.label.lower()}",
         limit_words=f"{REFERRAL_WORKING_DAYS} working days", definition=clock.definition,
-        context=f"{who}; {context}", undated_words="No offer date (cannot be timed)", hidden=bars_hidden,
-        total_hidden=hist_total_hidden, within_hidden=within_hidden)
-    views.suppression_caption(policy, int(bars_hidden.sum()))
+        context=f"{who}; {context}", undated_words="No offer date (cannot be timed)")
 
 # --- the monthly trend ----------------------------------------------------------------------------------------------
 st.markdown(f"#### Monthly trend: {measure.label.lower()}, {who}")
 st.caption(display.SPC_KEY + " " + data.unsettled_note(ctx))
 # Coded as Right 4's referral entitlement, so the panel actions aimed at referrals are marked on the chart.
 REFERRAL_ENTITLEMENT = "r4_referral_to_support_service"
-item, month_hidden = views.masked_series(history, months, hidden_months, code=REFERRAL_ENTITLEMENT,
-                                         label=f"{measure.label}: {who}")
+item, month_hidden = views.masked_series(history, months, code=REFERRAL_ENTITLEMENT, label=f"{measure.label}: {who}")
 history_context = data.history_filters(ctx).describe("Reported")
 views.spc_section(item, month_hidden, key="referral_spc", what=measure_words, definition=definition,
                   context=history_context, panels=panels, actions=actions)
@@ -253,10 +229,9 @@ else:
     else:
         change, change_text = dates[change_key], labels[change_key]
     series = item.series[["month", "numerator", "denominator"]].astype({"numerator": float, "denominator": float})
-    series.loc[month_hidden, ["numerator", "denominator"]] = np.nan  # a hidden month is in neither period
     views.before_after_section(before_after(series, change), key="referral_before_after",
                                what=f"{measure_words}, {who}", definition=definition, context=history_context,
-                               change_text=change_text, hidden_months=hidden_months, panels=panels,
+                               change_text=change_text, panels=panels,
                                actions=actions[actions["measure"] == REFERRAL_ENTITLEMENT] if len(actions) else actions)
 
 # --- definitions ------------------------------------------------------------------------------------------------------

@@ -1,16 +1,19 @@
 """Victim voice: survey results by survey with intervals and trends; complaints by right and outcome, with the time
-to acknowledge."""
+to acknowledge.
 
-import numpy as np
+The board sees only the survey results by survey and question and the complaints by right and by outcome, for its
+quarter, force-wide, as the board pack has them (small numbers hidden over each group of tables at once; see
+ui/outcome_views.py): the trend, the time to acknowledge and the two-way table are not offered to it."""
+
 import pandas as pd
 import streamlit as st
 
 from metrics import contract
-from metrics.outcome_disclosure import histogram_mask, months_mask, table_mask, within_shown
+from metrics.disclosure import MARKER
+from metrics.rates import wilson_interval
 from metrics.referrals import HISTOGRAM_CAP, working_day_distribution
-from metrics.victim_voice import (ALL, NOT_STATED, SURVEY_COUNT_COLUMNS, SURVEY_MEASURES, complaint_crosstab,
-                                  complaint_outcomes, complaint_rates_by_right, survey_measure_series, survey_rates,
-                                  unsupported_filters)
+from metrics.victim_voice import (ALL, NOT_STATED, SURVEY_MEASURES, complaint_crosstab, complaint_outcomes,
+                                  complaint_rates_by_right, survey_measure_series, survey_rates, unsupported_filters)
 from ui import charts, data, display
 from ui import outcome_views as views
 from ui.frame import page_context
@@ -23,10 +26,72 @@ ACK_CODE = "r12_complaint_acknowledged"  # the catalogue's timescale for acknowl
 SHORT_LABELS = {"overall": "Satisfied overall", "kept_informed": "Kept informed", "treated_fairly": "Treated fairly",
                 "aware_of_code": "Aware of the Code"}  # headline cards are narrow; their help has the full question
 
+
+def survey_help(code: str) -> str:
+    return (f"{SURVEY_MEASURES[code][0]}: of all surveys' responses that answered the question"
+            + ("; 4 or 5 out of 5 counts as satisfied." if code != "aware_of_code" else "."))
+
+
+if policy is not None:  # the board: the quarter's survey and complaint tables from the board pack, and nothing else
+    pack = views.board_pack(ctx)
+    views.board_note(pack, "The monthly trend of a question for a chosen survey, the chart of each survey's "
+                           "results, the time to acknowledge a complaint and the table of complaints by right and "
+                           "outcome together")
+    st.markdown("#### Survey results")
+    surveys = pack.tables["surveys"]
+    everyone = surveys.frame[surveys.frame["Survey"] == "All surveys"].set_index("Measure")
+    if everyone.empty:
+        st.caption("No survey responses were received in the quarter.")
+    else:
+        for column, (code, (label, _, _)) in zip(st.columns(len(SURVEY_MEASURES)), SURVEY_MEASURES.items()):
+            row = everyone.loc[label]
+            column.metric(SHORT_LABELS[code], display.format_rate_short(views.pack_number(row["Share %"]) / 100),
+                          border=True, help=survey_help(code))
+            counted = views.count_text(views.pack_number(row["Count"]), views.pack_number(row["Answered"]),
+                                       row["Count"] == MARKER, row["Answered"] == MARKER)
+            interval = row["95% CI"] if isinstance(row["95% CI"], str) else "–"
+            column.caption(f"{counted} · 95% CI {interval}")
+        views.pack_table(surveys, key="board_surveys")
+        first_rows = surveys.frame.drop_duplicates("Survey")
+        views.suppression_caption(policy, int((first_rows["Responses"] == MARKER).sum()
+                                              + (surveys.frame[["Count", "Answered"]] == MARKER).to_numpy().sum()))
+    st.markdown("#### Complaints")
+    by_right, by_outcome = pack.tables["complaints_right"], pack.tables["complaints_outcome"]
+    total = by_right.frame[by_right.frame["Right"] == "All complaints"]
+    if total.empty:
+        st.caption("No complaints were received in the quarter.")
+    else:
+        total = total.iloc[0]
+        received, acknowledged = views.pack_number(total["Complaints"]), views.pack_number(total["Acknowledged"])
+        rate = lower = upper = float("nan")  # the share only from two counts shown (it then reveals nothing more)
+        if received > 0 and acknowledged >= 0:
+            rate, (lower, upper) = acknowledged / received, wilson_interval(acknowledged, received)
+        kpis = st.columns(3)
+        kpis[0].metric("Complaints received", views.count_words(received, total["Complaints"] == MARKER),
+                       border=True, help="Complaints received in the quarter (and by the data date).")
+        kpis[1].metric("Acknowledged", display.format_rate_short(rate), border=True,
+                       help="Complaints acknowledged (or given a substantive response) by the data date ÷ complaints "
+                            "received.")
+        counted = views.count_text(acknowledged, received, total["Acknowledged"] == MARKER,
+                                   total["Complaints"] == MARKER)
+        kpis[1].caption(f"{counted} · 95% CI {display.interval_text(float(lower), float(upper))}")
+        median = total["Median working days to acknowledge"]
+        kpis[2].metric("Median working days to acknowledge",
+                       MARKER if median == MARKER else display.number(views.pack_number(median)), border=True,
+                       help="Over the complaints acknowledged by the data date; weekends and bank holidays are not "
+                            "working days, and the same day is 0.")
+        for table, key in ((by_right, "board_complaints_right"), (by_outcome, "board_complaints_outcome")):
+            st.markdown(f"##### {'By right' if table is by_right else 'By outcome'}")
+            views.pack_table(table, key=key)
+            views.suppression_caption(policy, int((table.frame[["Complaints", "Acknowledged"]] == MARKER)
+                                                  .to_numpy().sum()))
+        st.caption("The table of complaints by right and outcome together is not shown to the board: a two-way table "
+                   "of small numbers cannot be protected by hiding cells one way at a time.")
+    st.stop()
+
 st.caption(f"{context}. Survey responses count in the month they were received, complaints in the month they were "
            "received; both as of the data date. They are linked to a case, not to a victim, so they follow the "
-           "district, command-area and offence-group filters only."
-           + (" Small numbers are hidden for the board (see the notes under each table)." if policy else ""))
+           "district, command-area and offence-group filters only.")
 unsupported = unsupported_filters(filters)
 if unsupported:
     names = ", ".join(label.lower() for label in unsupported)
@@ -43,11 +108,6 @@ def survey_label(code: str) -> str:
 # --- surveys ----------------------------------------------------------------------------------------------------------
 st.markdown("#### Survey results")
 survey_counts = data.survey_results(ctx).reset_index(drop=True)
-survey_hidden = pd.DataFrame(False, index=survey_counts.index, columns=list(SURVEY_COUNT_COLUMNS))
-if policy is not None:
-    nested = [pair for _, n, d in SURVEY_MEASURES.values() for pair in ((n, d), (d, "responses"))]
-    survey_hidden = table_mask(survey_counts, dimension="survey", counts=SURVEY_COUNT_COLUMNS, total=ALL,
-                               nested=nested, policy=policy)
 everyone = survey_counts[survey_counts["survey"] == ALL]
 responses = int(everyone["responses"].iloc[0]) if len(everyone) else 0
 if responses == 0:
@@ -61,45 +121,19 @@ else:
     surveys = sorted(set(contract.SURVEYS) | {s for s in survey_counts["survey"] if s != ALL}, key=survey_label)
     trend_survey = choose[1].selectbox("Survey (for the trend)", [ALL, *surveys], format_func=survey_label,
                                        key="survey_trend")
-    label, numerator, denominator = SURVEY_MEASURES[measure]
+    label, _, denominator = SURVEY_MEASURES[measure]
 
     rates = survey_rates(survey_counts)
-    hidden_of = {(s, c): bool(survey_hidden.loc[i, c]) for i, s in zip(survey_counts.index, survey_counts["survey"])
-                 for c in SURVEY_COUNT_COLUMNS}
-    rates["numerator_hidden"] = [hidden_of[(s, SURVEY_MEASURES[m][1])] for s, m in zip(rates["survey"],
-                                                                                       rates["measure"])]
-    rates["denominator_hidden"] = [hidden_of[(s, SURVEY_MEASURES[m][2])] for s, m in zip(rates["survey"],
-                                                                                         rates["measure"])]
-    hidden_rate = rates["numerator_hidden"] | rates["denominator_hidden"]
-    for column in ("rate", "rate_lower", "rate_upper"):
-        rates[column] = rates[column].mask(hidden_rate)
-
-    # For the board, the trend's months are protected with the table's total for the same survey and question.
     months = data.history_months(ctx)
     history = survey_measure_series(survey_rates(data.survey_history(ctx)), measure, trend_survey)
-    hidden_months: set[str] = set()
-    if policy is not None:
-        period = survey_measure_series(survey_rates(data.survey_results(ctx, ("month",))), measure, trend_survey)
-        totals_row = survey_counts[survey_counts["survey"] == trend_survey]
-        total = (pd.Series({"numerator": totals_row[numerator].iloc[0], "denominator": totals_row[denominator].iloc[0]})
-                 if len(totals_row) else pd.Series({"numerator": 0, "denominator": 0}))
-        mask, total_hidden = months_mask(history, period, total, policy=policy)
-        hidden_months = set(history.loc[mask, "level"])
-        if len(totals_row) and (total_hidden[0] or total_hidden[1]):  # hidden in the trend's protection: in the table
-            survey_hidden.loc[totals_row.index[0], [numerator, denominator]] = True
-            chosen = (rates["survey"] == trend_survey) & (rates["measure"] == measure)
-            rates.loc[chosen, ["rate", "rate_lower", "rate_upper"]] = np.nan
-            rates.loc[chosen, ["numerator_hidden", "denominator_hidden"]] = True
 
     headline = rates[rates["survey"] == ALL].set_index("measure")
     columns = st.columns(len(measures))
     for column, code in zip(columns, measures):
         row = headline.loc[code]
         column.metric(SHORT_LABELS[code], display.format_rate_short(row["rate"]), border=True,
-                      help=f"{SURVEY_MEASURES[code][0]}: of all surveys' responses that answered the question"
-                           + ("; 4 or 5 out of 5 counts as satisfied." if code != "aware_of_code" else "."))
-        counted = views.count_text(row["numerator"], row["denominator"], row["numerator_hidden"],
-                                   row["denominator_hidden"])
+                      help=survey_help(code))
+        counted = views.count_text(row["numerator"], row["denominator"])
         column.caption(f"{counted} · 95% CI {display.interval_text(row['rate_lower'], row['rate_upper'])}")
 
     chosen_rates = rates[(rates["measure"] == measure)].copy()
@@ -118,8 +152,8 @@ else:
                         alt=alt, config={"displaylogo": False}, key=f"survey_chart_{measure}")
     definition = (f"{label}: those answering 4 or 5 out of 5 ÷ those who answered the question"
                   if measure != "aware_of_code" else f"{label}: those aware ÷ those who answered the question")
-    answered = views.count_words(everyone[denominator].iloc[0], survey_hidden.loc[everyone.index[0], denominator])
-    responded = views.count_words(responses, survey_hidden.loc[everyone.index[0], "responses"])
+    answered = views.count_words(everyone[denominator].iloc[0])
+    responded = views.count_words(responses)
     st.caption(f"{definition}. {context}; n = {answered} answers in {responded} responses.")
     st.caption("Each survey's rate with its 95% interval; the dashed line is all surveys together. Surveys are listed "
                "alphabetically; the table has every survey and question.")
@@ -127,9 +161,7 @@ else:
         "Survey": [survey_label(s) for s in rates["survey"]],
         "Question": rates["label"],
         "Rate %": rates["rate"] * 100,
-        "n of N": [views.count_text(n, d, hn, hd) for n, d, hn, hd in
-                   zip(rates["numerator"], rates["denominator"], rates["numerator_hidden"],
-                       rates["denominator_hidden"])],
+        "n of N": [views.count_text(n, d) for n, d in zip(rates["numerator"], rates["denominator"])],
         "95% CI": [display.interval_text(lo, hi) for lo, hi in zip(rates["rate_lower"], rates["rate_upper"])],
     })
     table["_all"] = table["Survey"] == "All surveys"
@@ -138,13 +170,12 @@ else:
         st.text(alt)
         st.dataframe(table, hide_index=True, column_config={"Rate %": st.column_config.NumberColumn(format="%.1f%%")},
                      alt="Table of each survey's results for each question, with n of N and the 95% interval")
-    views.suppression_caption(policy, int(survey_hidden.to_numpy().sum()))
 
     st.markdown(f"##### Trend: {label.lower()}, {survey_label(trend_survey).lower()}")
     st.caption(display.SPC_KEY + " Survey numbers are small, so most months' differences are noise: read the "
                "limits, not the height of the line.")
     panels, actions = data.annotations(ctx)
-    item, month_hidden = views.masked_series(history, months, hidden_months, code=f"survey_{measure}",
+    item, month_hidden = views.masked_series(history, months, code=f"survey_{measure}",
                                              label=f"{label}: {survey_label(trend_survey)}")
     views.spc_section(item, month_hidden, key="survey_spc", what=label.lower(), definition=definition,
                       context=data.history_filters(ctx).describe("Received"), panels=panels, actions=actions)
@@ -175,41 +206,15 @@ else:
     distribution = working_day_distribution(times["working_days"], times["complaints"], limit=ack_days,
                                             cap=max(HISTOGRAM_CAP, ack_days + 5),
                                             undated_label="Not acknowledged")
-    counts = ["complaints", "acknowledged"]
-    right_hidden = pd.DataFrame(False, index=by_right.index, columns=counts)
-    outcome_hidden = pd.DataFrame(False, index=outcomes.index, columns=counts)
-    bars_hidden, times_total_hidden = np.zeros(len(distribution.bars), dtype=bool), False
-    if policy is not None:
-        keyed = by_right.assign(right=[ALL if pd.isna(r) else str(int(r)) for r in by_right["right_no"]])
-        right_hidden = table_mask(keyed, dimension="right", counts=counts, total=ALL,
-                                  nested=[("acknowledged", "complaints")], policy=policy)
-        outcome_hidden = table_mask(outcomes, dimension="outcome", counts=counts, total=ALL,
-                                    nested=[("acknowledged", "complaints")], policy=policy)
-        bars_hidden, times_total_hidden = histogram_mask(distribution.bars, distribution.total, policy=policy)
-        # The three tables share the total: a total count hidden in one is hidden in all.
-        right_total, outcome_total = by_right["right_no"].isna(), outcomes["outcome"] == ALL
-        for column in counts:
-            hide = bool(right_hidden.loc[right_total, column].any() or outcome_hidden.loc[outcome_total, column].any()
-                        or (column == "complaints" and times_total_hidden))
-            right_hidden.loc[right_total, column] |= hide
-            outcome_hidden.loc[outcome_total, column] |= hide
-        times_total_hidden = bool(right_hidden.loc[right_total, "complaints"].any())
-    within_hidden = not within_shown(distribution.bars, bars_hidden, times_total_hidden)
-    any_right_hidden = right_hidden.any(axis=1)
-    for column in ("acknowledged_rate", "acknowledged_rate_lower", "acknowledged_rate_upper",
-                   "median_working_days_to_acknowledge"):
-        by_right[column] = by_right[column].mask(any_right_hidden)
     total = by_right[by_right["right_no"].isna()].iloc[0]
-    total_hidden = right_hidden.loc[by_right["right_no"].isna()].iloc[0]
 
     kpis = st.columns(3)
-    kpis[0].metric("Complaints received", views.count_words(total["complaints"], total_hidden["complaints"]),
+    kpis[0].metric("Complaints received", views.count_words(total["complaints"]),
                    border=True, help="Complaints received in the period (and by the data date).")
     kpis[1].metric("Acknowledged", display.format_rate_short(total["acknowledged_rate"]),
                    border=True, help="Complaints acknowledged (or given a substantive response) by the data date ÷ "
                                      "complaints received.")
-    counted = views.count_text(total["acknowledged"], total["complaints"], total_hidden["acknowledged"],
-                               total_hidden["complaints"])
+    counted = views.count_text(total["acknowledged"], total["complaints"])
     kpis[1].caption(f"{counted} · 95% CI "
                     f"{display.interval_text(total['acknowledged_rate_lower'], total['acknowledged_rate_upper'])}")
     median = total["median_working_days_to_acknowledge"]
@@ -221,23 +226,20 @@ else:
     shown_rights = by_right[by_right["right_no"].notna()]
     bars = pd.DataFrame({"Right": ["No right stated" if int(r) == NOT_STATED else f"Right {int(r)}"
                                    for r in shown_rights["right_no"]],
-                         "complaints": shown_rights["complaints"].astype(float).mask(
-                             right_hidden.loc[shown_rights.index, "complaints"])})
+                         "complaints": shown_rights["complaints"].astype(float)})
     alt = charts.describe_counts(bars, "Right", "complaints", "complaints received by the right they concern")
     st.plotly_chart(charts.count_bars_figure(bars, "Right", "complaints", name="Complaints"), key="complaints_by_right",
                     alt=alt, config={"displaylogo": False})
     st.caption(f"Complaints received, by the right of the Code they concern, in the order of the rights (not ranked). "
-               f"{context}; n = {views.count_words(total['complaints'], total_hidden['complaints'])} complaints. "
+               f"{context}; n = {views.count_words(total['complaints'])} complaints. "
                "The table below has the same figures, with how many were acknowledged.")
     with st.expander("The chart in words"):
         st.text(alt)
     right_table = pd.DataFrame({
         "Right": [right_label(r) for r in by_right["right_no"]],
-        "Complaints": [views.count_or_marker(c, h) for c, h in zip(by_right["complaints"], right_hidden["complaints"])],
+        "Complaints": [int(c) for c in by_right["complaints"]],
         "Acknowledged %": by_right["acknowledged_rate"] * 100,
-        "n of N": [views.count_text(a, c, ha, hc) for a, c, ha, hc in
-                   zip(by_right["acknowledged"], by_right["complaints"], right_hidden["acknowledged"],
-                       right_hidden["complaints"])],
+        "n of N": [views.count_text(a, c) for a, c in zip(by_right["acknowledged"], by_right["complaints"])],
         "95% CI": [display.interval_text(lo, hi) for lo, hi in
                    zip(by_right["acknowledged_rate_lower"], by_right["acknowledged_rate_upper"])],
         "Median working days to acknowledge": by_right["median_working_days_to_acknowledge"],
@@ -247,33 +249,25 @@ else:
         "Median working days to acknowledge": st.column_config.NumberColumn(format="%.1f")},
         alt="Table of complaints by right: received, the share acknowledged by the data date with n of N and its "
             "95% interval, and the median working days to acknowledge")
-    views.suppression_caption(policy, int(right_hidden.to_numpy().sum()))
 
     st.markdown("##### By outcome")
     outcome_table = pd.DataFrame({
         "Outcome": ["All complaints" if o == ALL else "Not recorded" if o == "not_recorded" else contract.label(o)
                     for o in outcomes["outcome"]],
-        "Complaints": [views.count_or_marker(c, h)
-                       for c, h in zip(outcomes["complaints"], outcome_hidden["complaints"])],
-        "Acknowledged": [views.count_or_marker(c, h) for c, h in
-                         zip(outcomes["acknowledged"], outcome_hidden["acknowledged"])],
+        "Complaints": [int(c) for c in outcomes["complaints"]],
+        "Acknowledged": [int(c) for c in outcomes["acknowledged"]],
     })
     st.dataframe(outcome_table.astype(str), hide_index=True,
                  alt="Table of complaints by their outcome as of the data date, in the order a complaint runs")
     st.caption("The outcome as of the data date: a complaint not closed by then is open; one closed with no outcome "
                "recorded is not recorded.")
-    views.suppression_caption(policy, int(outcome_hidden.to_numpy().sum()))
-    if policy is None:
-        with st.expander("Complaints by right and outcome"):
-            cross = complaint_crosstab(complaints)
-            cross.insert(0, "Right", [right_label(r) for r in cross.pop("right_no")])
-            cross.columns = ["Right"] + ["All outcomes" if c == ALL else "Not recorded" if c == "not_recorded"
-                                         else contract.label(c) for c in cross.columns[1:]]
-            st.dataframe(cross, hide_index=True, alt="Table of complaints by right (rows) and outcome (columns), "
-                                                     "with totals")
-    else:
-        st.caption("The table of complaints by right and outcome together is not shown to the board: a two-way table "
-                   "of small numbers cannot be protected by hiding cells one way at a time.")
+    with st.expander("Complaints by right and outcome"):
+        cross = complaint_crosstab(complaints)
+        cross.insert(0, "Right", [right_label(r) for r in cross.pop("right_no")])
+        cross.columns = ["Right"] + ["All outcomes" if c == ALL else "Not recorded" if c == "not_recorded"
+                                     else contract.label(c) for c in cross.columns[1:]]
+        st.dataframe(cross, hide_index=True, alt="Table of complaints by right (rows) and outcome (columns), "
+                                                 "with totals")
 
     st.markdown("##### Time to acknowledge")
     views.histogram_section(
@@ -282,9 +276,7 @@ else:
         definition=(f"Working days from a complaint being received to its acknowledgement (or a substantive "
                     f"response), as of the data date; the Code's timescale, from the catalogue, is {ack_days} working "
                     f"days ({ack.timescale_note or 'see the catalogue'})."),
-        context=context, undated_words="Not acknowledged by the data date", hidden=bars_hidden,
-        total_hidden=times_total_hidden, within_hidden=within_hidden)
-    views.suppression_caption(policy, int(bars_hidden.sum()))
+        context=context, undated_words="Not acknowledged by the data date")
 
 st.markdown("#### Definitions")
 with st.expander("Surveys"):

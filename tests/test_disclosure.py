@@ -25,6 +25,7 @@ from metrics.disclosure import (
     differencing_check,
     suppress_breakdown,
     suppress_compliance,
+    suppress_margins,
     suppress_series,
     suppression_note,
 )
@@ -283,6 +284,34 @@ def test_rows_adding_up_to_less_than_their_total_leave_a_rest_that_is_protected_
     shown = suppress_breakdown(pd.DataFrame({"district": ["A", "B", "all"], "victims": [25, 30, 60]}),
                                dimension="district", counts=["victims"], policy=TEN).for_display()
     assert shown["victims"].tolist() == [MARKER, 30, 60]
+
+
+def _margins(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["breakdown", "level", "victims", "contacted"])
+
+
+def test_two_breakdowns_of_one_total_are_protected_together():
+    # District A 18 contacted of 20 (2 not: small, so A's 18 goes); B 0 of 15; all 18 of 35. By district, A's 18
+    # = all's 18 - B's 0, so all's 18 goes (a total before a zero). Protected apart, the offence groups (theft 0 of
+    # 17, burglary 18 of 18) would then give all's 18 back as 0 + 18, and A's 2 with it; together, burglary's 18
+    # goes too. Victims are all shown: nothing small among them or their complements.
+    frame = _margins([("district", "A", 20, 18), ("district", "B", 15, 0), ("offence", "theft", 17, 0),
+                      ("offence", "burglary", 18, 18), ("", "all", 35, 18)])
+    result = suppress_margins(frame, breakdown="breakdown", dimension="level", counts=["victims", "contacted"],
+                              nested=[("contacted", "victims")], policy=TEN)
+    assert result.hidden["contacted"].tolist() == [True, False, False, True, True]
+    assert not result.hidden["victims"].any()
+    # the same frame in another order gives the same cells
+    again = suppress_margins(frame.iloc[::-1], breakdown="breakdown", dimension="level",
+                             counts=["victims", "contacted"], nested=[("contacted", "victims")], policy=TEN)
+    assert again.hidden["contacted"].reindex(frame.index).tolist() == [True, False, False, True, True]
+
+
+def test_margins_need_exactly_one_total_row():
+    for rows in ([("district", "A", 20, 18)], [("district", "all", 20, 18), ("offence", "all", 20, 18)]):
+        with pytest.raises(ValueError, match="exactly one row must be the shared total"):
+            suppress_margins(_margins(rows), breakdown="breakdown", dimension="level",
+                             counts=["victims", "contacted"], policy=TEN)
 
 
 def test_unknown_numeric_columns_are_refused_unless_kept():
@@ -609,6 +638,47 @@ def test_property_compliance_entitlements_breakdowns_and_rights(n_entitlements, 
             secret += [vector(cells, c) for c, v in counts.items() if 1 <= v < threshold]
             secret += [[a - b for a, b in zip(vector(cells, whole), vector(cells, part), strict=True)]
                        for part, whole in COMPLEMENTS if 1 <= counts[whole] - counts[part] < threshold]
+    basis = _span(shown)
+    for query in secret:
+        assert any(_reduce([Fraction(x) for x in query], basis)), "a hidden count can be worked out"
+
+
+@settings(max_examples=80, deadline=None)
+@given(shape=st.lists(st.integers(1, 3), min_size=1, max_size=3), seed=st.integers(0, 10**6),
+       threshold=threshold_strategy)
+def test_property_margins_several_breakdowns_of_one_total(shape, seed, threshold):
+    # Pieces: the cells of a cross-classification by 1 to 3 breakdowns (never shown), each split into contacted
+    # and not; every breakdown's levels and the total are shown, protected together.
+    rng = random.Random(seed)
+    cells = [tuple(int(x) for x in key) for key in np.ndindex(*shape)]
+    pieces = [(cell, contacted) for cell in cells for contacted in (True, False)]
+    value = {p: rng.choice([0, 0, rng.randint(1, 6), rng.randint(5, 30)]) for p in pieces}
+    rows, vectors = [], []
+    for b, size in enumerate(shape):
+        for level in range(size):
+            members = [p for p in pieces if p[0][b] == level]
+            rows.append((f"b{b}", f"L{level}", sum(value[p] for p in members),
+                         sum(value[p] for p in members if p[1])))
+            vectors.append(members)
+    rows.append(("", "all", sum(value.values()), sum(v for p, v in value.items() if p[1])))
+    vectors.append(pieces)
+    result = suppress_margins(_margins(rows), breakdown="breakdown", dimension="level",
+                              counts=["victims", "contacted"], nested=[("contacted", "victims")],
+                              policy=DisclosurePolicy(threshold))
+
+    def vector(members, contacted_only=False, not_contacted_only=False):
+        return [int(p in members and not (contacted_only and not p[1]) and not (not_contacted_only and p[1]))
+                for p in pieces]
+
+    shown, secret = [], []
+    for i, (_, _, victims, contacted) in enumerate(rows):
+        for column, count, vec in (("victims", victims, vector(vectors[i])),
+                                   ("contacted", contacted, vector(vectors[i], contacted_only=True))):
+            hidden = bool(result.hidden[column].iloc[i])
+            assert hidden or not 1 <= count < threshold
+            (secret if hidden else shown).append(vec)
+        if 1 <= victims - contacted < threshold:
+            secret.append(vector(vectors[i], not_contacted_only=True))
     basis = _span(shown)
     for query in secret:
         assert any(_reduce([Fraction(x) for x in query], basis)), "a hidden count can be worked out"

@@ -64,7 +64,6 @@ import re
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -72,8 +71,6 @@ from streamlit.testing.v1 import AppTest
 from helpers import case, complaints_frame, ent, period, referrals_frame, surveys_frame, tables, victim
 from data_access import outcomes
 from data_access.store import build_store, open_store
-from metrics.disclosure import DisclosurePolicy
-from metrics.outcome_disclosure import histogram_mask, levels_mask, months_mask, table_mask, within_shown
 from metrics.referrals import (ALL_SERVICES, referral_measure, referral_measure_rates, referral_times_sql,
                                working_day_distribution)
 from metrics.victim_voice import (complaint_crosstab, complaint_outcomes, complaint_rates_by_right,
@@ -237,59 +234,6 @@ def test_survey_trend_rows_and_which_filters_surveys_cannot_follow(store):
     assert unsupported_filters(filtered) == ["Sex", "Age band"]
 
 
-# --- disclosure control for the board (threshold 10) -------------------------------------------------------------
-
-POLICY = DisclosurePolicy(10)
-
-
-def test_a_small_count_and_the_count_that_would_reveal_it_are_hidden():
-    # B's offered (4) is small. With the total's offered (79) shown, B = 79 - 30 - 45, so one more must go: the
-    # smallest non-zero cell that is not a total, A's 30. Complements (10, 46, 15, 71) are not small.
-    table = pd.DataFrame({"service": ["A", "B", "C", "all"], "in_scope": [40, 50, 60, 150],
-                          "offered": [30, 4, 45, 79]})
-    mask = table_mask(table, dimension="service", counts=["in_scope", "offered"], total="all",
-                      nested=[("offered", "in_scope")], policy=POLICY)
-    assert list(mask["offered"]) == [True, True, False, False]
-    assert not mask["in_scope"].any()
-
-
-def test_a_breakdown_hides_its_total_when_the_totals_complement_is_small():
-    # X 18 of 20 and Y 17 of 20: complements 2 and 3 are small, so both numerators go; the total, 35 of 40, has a
-    # complement of 5: its numerator must go too, and the page hides it in the funnel table as well.
-    rows = pd.DataFrame({"breakdown": ["district", "district"], "level": ["X", "Y"], "numerator": [18, 17],
-                         "denominator": [20, 20]})
-    mask, total_hidden = levels_mask(rows, pd.Series({"numerator": 35, "denominator": 40}), numerator="numerator",
-                                     denominator="denominator", policy=POLICY)
-    assert list(mask["numerator"]) == [True, True] and not mask["denominator"].any()
-    assert total_hidden == (True, False)
-
-
-def test_months_are_protected_with_the_periods_total_including_a_month_not_charted():
-    # Period Mar-May, total 29 of 60, but May (3 of 10, still settling) is not charted: May's 3 is small, and
-    # 29 - 12 - 14 would give it back, so March's 12 (smaller than April's 14) is hidden too. Before the period,
-    # January's 5 is small and January + February is taken as shown, so February goes as well.
-    history = pd.DataFrame({"month": pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01"]),
-                            "numerator": [5, 15, 12, 14], "denominator": [20, 20, 25, 25]})
-    in_period = pd.DataFrame({"month": pd.to_datetime(["2025-03-01", "2025-04-01", "2025-05-01"]),
-                              "numerator": [12, 14, 3], "denominator": [25, 25, 10]})
-    hidden, total_hidden = months_mask(history, in_period, pd.Series({"numerator": 29, "denominator": 60}),
-                                       policy=POLICY)
-    assert list(hidden) == [True, True, True, False]
-    assert total_hidden == (False, False)
-
-
-def test_the_share_within_is_shown_only_when_it_cannot_give_a_hidden_bar_back():
-    # Bars 12, 3, 15 within; 20 beyond; total 50. The 3 goes, and the 12 with it (50 - 15 - 20 - 12 = 3). Both are
-    # within, so within = 50 - 20 is known anyway and may be shown. Were a beyond bar hidden too, it could not.
-    bars = pd.DataFrame({"label": ["0", "1", "2", "over 10"], "count": [12, 3, 15, 20],
-                         "within": [True, True, True, False]})
-    hidden, total_hidden = histogram_mask(bars, 50, policy=POLICY)
-    assert list(hidden) == [True, True, False, False] and not total_hidden
-    assert within_shown(bars, hidden, total_hidden)
-    assert not within_shown(bars, np.array([True, False, False, True]), False)
-    assert not within_shown(bars, hidden, True)
-
-
 # --- the pages --------------------------------------------------------------------------------------------------------
 
 
@@ -359,14 +303,18 @@ def test_before_after_says_too_early_and_panel_titles_are_plain_text(monkeypatch
 def test_referral_page_for_the_board_hides_every_small_count(monkeypatch, store_path):
     at = run_page(monkeypatch, store_path, "pages/referral_uptake.py", role="board")
     assert not at.exception and not at.error
-    funnel = table_with(at, "Share of the step before")
+    funnel = table_with(at, "Share %")  # the board pack's table
     # Every count here is under 10: each non-zero one is hidden, zeros are shown, and no rate is left.
     assert set(funnel["Count"]) == {"[c]", "0"}
-    assert set(funnel["Share of the step before"]) == {"–"}
-    assert "3 of 6" not in "\n".join(funnel["n of N"])
+    assert set(funnel["Of"]) <= {"[c]", "0", "–"}
+    assert set(funnel["Share %"]) <= {"[c]", "–"}
     page = texts(at)
     assert "Disclosure control for the board: counts from 1 to 9 are shown as [c]" in page
-    assert "Within 2 working days: [c]" in page
+    assert "are not shown to the board" in page
+    # Nothing to choose: no service, measure, clock or change, and no breakdown, histogram or trend.
+    assert {w.key for w in at.selectbox} <= {"board_quarter", "_vcd_role_choice"}
+    assert not at.segmented_control and not at.select_slider
+    assert not any("99.8% limits" in df.value.columns or "Working days" in df.value.columns for df in at.dataframe)
 
 
 @pytest.mark.app
@@ -405,8 +353,12 @@ def test_victim_voice_for_the_board_hides_small_counts_and_the_two_way_table(mon
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Complaints received"] == "[c]"
     assert metrics["Satisfied overall"] == "–"
+    assert metrics["Median working days to acknowledge"] == "[c]"
     assert not any("All outcomes" in df.value.columns for df in at.dataframe)
     assert "not shown to the board" in texts(at)
+    assert {w.key for w in at.selectbox} <= {"board_quarter", "_vcd_role_choice"}  # no question or survey to pick
+    rights = table_with(at, "Right").set_index("Right")
+    assert rights.loc["All complaints", "Complaints"] == "[c]" and rights.loc["Right 4", "Acknowledged"] == "[c]"
 
 
 @pytest.mark.app

@@ -38,16 +38,16 @@ from data_access.store import Store
 from metrics import contract
 from metrics.catalogue import Catalogue
 from metrics.compliance import COUNT_COLUMNS
-from metrics.disclosure import (MARKER, DisclosurePolicy, Suppressed, differencing_check, suppress_breakdown,
-                                suppress_compliance)
+from metrics.disclosure import MARKER, DisclosurePolicy, Suppressed, differencing_check, suppress_compliance
 from metrics.filters import DIMENSIONS, Filters, add_months, month_end
+from metrics.outcome_disclosure import complaint_masks, referral_mask, survey_mask
 from metrics.quarterly_return import Quarter, check_request
 from metrics.rates import rollup_to_rights, wilson_interval
-from metrics.referrals import ALL_SERVICES, REFERRAL_COUNT_COLUMNS, REFERRAL_STEPS
+from metrics.referrals import ALL_SERVICES, REFERRAL_STEPS
 from metrics.spc import POINT_TYPES
 from metrics.summaries import BOARD_BREAKDOWNS, SeriesSpc, board_overview, exceptions, month_index, series_spc
 from metrics.targets import DEFAULT_TARGETS_PATH, Targets, TargetsError, load_targets
-from metrics.victim_voice import ALL, CASE_DIMENSIONS, SURVEY_COUNT_COLUMNS, SURVEY_MEASURES
+from metrics.victim_voice import ALL, CASE_DIMENSIONS, SURVEY_MEASURES
 from ui import charts
 
 __all__ = ["SUPPRESSED", "BoardPackError", "PackTable", "RightSection", "Suppression", "BoardPack",
@@ -199,45 +199,32 @@ def _unit_key(row: dict) -> tuple:
     return ("right_m", int(number), level)
 
 
+def _mask_keys(mask: pd.DataFrame, keys: Sequence) -> set[tuple]:
+    """The keys of a mask's hidden cells: (*key, column) for each True, keys[i] naming row i."""
+    return {(*key, column) for key, row in zip(keys, mask.to_dict("records")) for column, hidden in row.items()
+            if hidden}
+
+
 def _referral_hidden(referrals: pd.DataFrame, policy: DisclosurePolicy) -> set[tuple]:
-    rows = referrals[referrals["breakdown"] == "total"][["service", *REFERRAL_COUNT_COLUMNS]].reset_index(drop=True)
-    if rows.empty:
-        return set()
-    result = suppress_breakdown(rows, dimension="service", counts=list(REFERRAL_COUNT_COLUMNS), total=ALL_SERVICES,
-                                nested=[(s.column, s.of) for s in REFERRAL_STEPS if s.of], policy=policy)
-    return _hidden_keys(result, rows, lambda row: ("ref", row["service"]), REFERRAL_COUNT_COLUMNS)
+    """The funnel by service, every step nested in each earlier one (metrics.outcome_disclosure)."""
+    rows = referrals[referrals["breakdown"] == "total"].reset_index(drop=True)
+    return _mask_keys(referral_mask(rows, policy), [("ref", s) for s in rows["service"]])
 
 
 def _survey_hidden(surveys: pd.DataFrame, policy: DisclosurePolicy) -> set[tuple]:
-    rows = surveys[surveys["breakdown"] == "total"][["survey", *SURVEY_COUNT_COLUMNS]].reset_index(drop=True)
-    if rows.empty:
-        return set()
-    nested = [pair for _, n, d in SURVEY_MEASURES.values() for pair in ((n, d), (d, "responses"))]
-    result = suppress_breakdown(rows, dimension="survey", counts=list(SURVEY_COUNT_COLUMNS), total=ALL,
-                                nested=nested, policy=policy)
-    return _hidden_keys(result, rows, lambda row: ("svy", row["survey"]), SURVEY_COUNT_COLUMNS)
+    rows = surveys[surveys["breakdown"] == "total"].reset_index(drop=True)
+    return _mask_keys(survey_mask(rows, policy), [("svy", s) for s in rows["survey"]])
 
 
 def _complaint_hidden(complaints: pd.DataFrame, policy: DisclosurePolicy) -> set[tuple]:
-    """Complaints by right, and by outcome: two one-way tables sharing their total. A cell hidden in the
-    total of either is hidden in both (hiding more never reveals more)."""
-    counts = ["complaints", "acknowledged"]
-    by_right = complaints[complaints["outcome"] == ALL].copy()
+    """Complaints by right, and by outcome: two breakdowns of one total, protected together (protected apart,
+    a total hidden for one is given back by the other's cells)."""
+    by_right = complaints[complaints["outcome"] == ALL].reset_index(drop=True)
     by_right["right"] = [_complaint_key(r) for r in by_right["right_no"]]
-    by_outcome = complaints[complaints["right_no"].isna()].copy()
-    hidden: set[tuple] = set()
-    for frame, dimension, kind in ((by_right, "right", "cmp_r"), (by_outcome, "outcome", "cmp_o")):
-        rows = frame[[dimension, *counts]].reset_index(drop=True)
-        if rows.empty:
-            continue
-        result = suppress_breakdown(rows, dimension=dimension, counts=counts, total=ALL,
-                                    nested=[("acknowledged", "complaints")], policy=policy)
-        hidden |= _hidden_keys(result, rows, lambda row, kind=kind, dimension=dimension: (kind, row[dimension]),
-                               counts)
-    for column in counts:
-        if ("cmp_r", ALL, column) in hidden or ("cmp_o", ALL, column) in hidden:
-            hidden |= {("cmp_r", ALL, column), ("cmp_o", ALL, column)}
-    return hidden
+    by_outcome = complaints[complaints["right_no"].isna()].reset_index(drop=True)
+    right_mask, outcome_mask = complaint_masks(by_right, by_outcome, policy)
+    return (_mask_keys(right_mask, [("cmp_r", r) for r in by_right["right"]])
+            | _mask_keys(outcome_mask, [("cmp_o", o) for o in by_outcome["outcome"]]))
 
 
 def _population(store: Store, catalogue: Catalogue, filters: Filters) -> pd.Series:

@@ -1,6 +1,7 @@
-"""Building blocks shared by the Referral uptake and Victim voice pages: disclosure control for the board (hidden
-counts shown as [c]), an SPC chart whose hidden months are left out, a working-days histogram section, and the
-before/after comparison. The charts and wording are the other pages' own (ui/display.py, ui/charts.py)."""
+"""Building blocks shared by the Referral uptake and Victim voice pages: the board's view (the board pack's tables
+for its quarter, force-wide, hidden counts shown as [c]), an SPC chart whose hidden months are left out, a
+working-days histogram section, and the before/after comparison. The charts and wording are the other pages' own
+(ui/display.py, ui/charts.py)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ import streamlit as st
 
 from metrics.before_after import MIN_DENOMINATOR, MIN_MONTHS, BeforeAfter
 from metrics.disclosure import MARKER, DisclosurePolicy
+from metrics.quarterly_return import quarter_of
 from metrics.referrals import WorkingDayDistribution
 from metrics.spc import POINT_TYPES, xmr_chart
 from metrics.summaries import SPC_DIRECTION, SeriesSpc, monthly_series
-from ui import charts, display
+from ui import board_view, charts, display
+from ui.boardpack import BoardPack, PackTable
 from ui.frame import PageContext
 
-__all__ = ["board_policy", "suppression_caption", "count_or_marker", "count_words", "count_text", "percent", "masked_series",
-           "spc_section", "histogram_section", "before_after_section", "change_points"]
+__all__ = ["board_policy", "board_pack", "pack_number", "pack_table", "board_note", "suppression_caption",
+           "count_or_marker", "count_words", "count_text", "percent", "masked_series", "spc_section",
+           "histogram_section", "before_after_section", "change_points"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,51 @@ def board_policy(ctx: PageContext) -> DisclosurePolicy | None:
         log.warning("suppression threshold invalid: %s", exc)
         st.error(f"Figures cannot be shown to the board: {display.plain(exc)}", icon=":material/error:")
         st.stop()
+
+
+# --- the board's view ---------------------------------------------------------------------------------------
+# The board sees these pages' figures only as the board pack has them: one quarter, force-wide, each group of
+# tables protected as a whole (metrics.outcome_disclosure). It is the very pack the Board overview shows (built
+# once and shared), so every view the board has of these figures hides the same cells. Per-view choices (a
+# service, a measure, a survey, a month) and breakdowns are not offered: protected one view at a time, a total
+# hidden in one view is shown in another, and subtracting gives a hidden count back.
+
+def board_pack(ctx: PageContext) -> BoardPack:
+    """The board pack for the board's quarter (its filters are that quarter, force-wide), as the Board overview
+    shows it."""
+    return board_view.board_pack_for(ctx, quarter_of(ctx.filters.first_month))
+
+
+def pack_number(value) -> float:
+    """A pack table's cell as a number: NaN for [c], a missing value or text."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return np.nan
+    return float(value)
+
+
+def _pack_cell(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return "–"
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def pack_table(table: PackTable, *, key: str) -> None:
+    """One of the pack's tables as the Board overview shows it, with the pack's note under it."""
+    st.dataframe(table.frame.map(_pack_cell), hide_index=True, key=key, alt=f"Table: {table.title}")
+    if table.note:
+        st.caption(table.note)
+
+
+def board_note(pack: BoardPack, withheld: str) -> None:
+    """What the board sees here, what it does not, and why."""
+    st.caption(f"{pack.quarter.describe()}, the whole force, as of {pack.filters.as_of:%d %B %Y}: the board pack's "
+               "figures, as on the Board overview (choose the quarter in the sidebar).")
+    st.info(f"**For the board, this page shows the quarter's headline tables only.** {withheld} are not shown to "
+            "the board: each is another table over the same people, and with small numbers hidden one view at a "
+            "time, a total hidden in one view and shown in another lets a hidden count be worked out by "
+            "subtraction. The action group sees them in full.", icon=":material/visibility_off:")
 
 
 def suppression_caption(policy: DisclosurePolicy | None, hidden: int) -> None:
