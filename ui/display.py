@@ -155,6 +155,8 @@ def rights_glance_table(rights: pd.DataFrame, monthly: pd.DataFrame, catalogue: 
         row = {
             "Right": f"{right.number}. {right.short_title}",
             "Delivered %": totals["delivered_rate"] * 100,
+            # beside the rate it explains, so it is on screen without scrolling the table sideways
+            "Monthly trend": [round(r * 100, 1) for r in trend["delivered_rate"].dropna()],
             "n of N": count_text(totals["delivered"], totals["eligible"]) if measured else "not measured",
             "95% CI": interval_text(totals["delivered_rate_lower"], totals["delivered_rate_upper"]),
         }
@@ -162,7 +164,6 @@ def rights_glance_table(rights: pd.DataFrame, monthly: pd.DataFrame, catalogue: 
             item = spc.get(right.number)
             row["Variation (SPC)"] = "not measured" if item is None else item.spc.variation_text.label
             row["Target assurance"] = (assurance or {}).get(right.number) or ("no target set" if measured else "not measured")
-        row["Monthly trend"] = [round(r * 100, 1) for r in trend["delivered_rate"].dropna()]
         row["On time %"] = totals["on_time_rate"] * 100
         row["on time, n of N"] = (count_text(totals["delivered_on_time"], totals["eligible_timed"])
                                   if totals["eligible_timed"] > 0 else "no timescale" if measured else "not measured")
@@ -186,7 +187,7 @@ def rights_glance_table(rights: pd.DataFrame, monthly: pd.DataFrame, catalogue: 
                             "it hit and miss? Each right's card names the entitlement and its target.")
     st.dataframe(pd.DataFrame(rows), hide_index=True, row_height=34, height=34 * (len(rows) + 1) + 3,
                  column_config=config,
-                 alt="Table of the 12 rights: delivered rate, n of N, 95% interval, monthly trend, SPC variation "
+                 alt="Table of the 12 rights: delivered rate, monthly trend, n of N, 95% interval, SPC variation "
                      "and target assurance in words, and on-time rate")
 
 
