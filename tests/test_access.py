@@ -153,7 +153,7 @@ def test_the_shipped_config_passes_the_settings_check():
 def test_streamlit_defaults_fail_the_settings_check_by_name():
     problems = config_problems(_defaults_with({}), production=False)
     named = [p.split(" ")[0] for p in problems]
-    assert named == ["browser.gatherUsageStats", "client.showErrorDetails"]
+    assert named == ["browser.gatherUsageStats", "client.showErrorDetails", "client.disableDataExport"]
 
 
 # --- the app ---------------------------------------------------------------------------------------------
@@ -237,13 +237,32 @@ def test_a_user_with_several_roles_starts_with_the_least_privileged_and_can_swit
     assert at.session_state["vcd_demo_role"] == "admin"
 
 
-def test_an_old_session_is_signed_out(monkeypatch, real_store):
+def test_an_old_session_is_told_it_has_expired_and_signed_out_when_the_user_asks(monkeypatch, real_store, nav_spy):
     signed_out = []
     sign_in(monkeypatch, "board", issued_seconds_ago=9 * 3600)
     monkeypatch.setattr(st, "logout", lambda: signed_out.append(True))
     at = run(monkeypatch, real_store)
+    assert nav_spy["pages"] == [["Session expired"]] and nav_spy["store_opened"] == 0
+    assert [i.value for i in at.info] == ["Your session has expired after 8 hours; please sign in again."]
+    assert not at.metric and not at.dataframe and signed_out == []
+    at.button[0].click().run()
+    assert at.button[0].label == "Sign in again" and signed_out == [True]
+
+
+def test_an_expired_token_is_told_so(monkeypatch, real_store):
+    sign_in(monkeypatch, "board", claims={"exp": 1})
+    at = run(monkeypatch, real_store)
+    assert [i.value for i in at.info] == ["Your sign-in has expired; please sign in again."]
+
+
+def test_a_signed_in_user_sees_who_is_signed_in_and_can_sign_out(monkeypatch, real_store):
+    signed_out = []
+    sign_in(monkeypatch, "action_group", email="analyst@force.example")
+    monkeypatch.setattr(st, "logout", lambda: signed_out.append(True))
+    at = run(monkeypatch, real_store)
+    assert "Signed in as analyst@force\\.example" in [c.value for c in at.sidebar.caption]
+    at.sidebar.button(key="vcd_sign_out").click().run()
     assert signed_out == [True]
-    assert not at.metric
 
 
 def test_production_refuses_to_start_with_an_unsafe_setting_and_names_it(monkeypatch, real_store, nav_spy):

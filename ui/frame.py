@@ -26,6 +26,7 @@ from metrics.filters import DIMENSIONS, Filters, add_months, default_period
 from metrics.quarterly_return import (latest_complete_quarter, parse_quarter, quarters_covering,
                                       return_filters)
 from ui import access, identity
+from ui.display import plain
 from ui.hardening import config_problems
 
 __all__ = ["PageContext", "start", "sidebar_filters", "page_context", "navigation_pages", "right_from_url"]
@@ -137,7 +138,11 @@ def _acting_role(who: identity.Identity) -> str:
 
 def _role_switcher(ctx: PageContext) -> None:
     """Drawn after st.navigation, like the filters: a widget drawn before it changes identity between the
-    first run and the next, and the first choice made in it would be lost."""
+    first run and the next, and the first choice made in it would be lost. Signed in, who is signed in and a
+    button to sign out come first."""
+    if not ctx.demo:
+        st.caption(f"Signed in as {plain(ctx.user)}")
+        st.button("Sign out", key="vcd_sign_out", on_click=st.logout, icon=":material/logout:")
     if len(ctx.roles) < 2:
         return
     st.session_state[_ROLE_WIDGET_KEY] = identity.ROLE_LABELS[ctx.role]
@@ -154,7 +159,10 @@ def start() -> PageContext:
     secrets = identity.secrets_mapping()
     settings = identity.auth_settings(secrets, APP_DIR)
     _check_server_settings(production=settings.configured)
-    who = identity.resolve_identity(settings, DEMO_ROLE_KEY)
+    configured = _configured_store_path(secrets)
+    # Sign-in events go to the store's audit trail, which is beside the store: known without opening it.
+    audit_db = default_audit_path(configured if configured is not None else _demo_store_path())
+    who = identity.resolve_identity(settings, DEMO_ROLE_KEY, audit_db=audit_db)
     catalogue_path = Path(os.environ.get("VCD_CATALOGUE", DEFAULT_CATALOGUE_PATH))
     try:
         catalogue = _load_catalogue(str(catalogue_path), catalogue_path.stat().st_mtime_ns if catalogue_path.exists() else 0)
@@ -162,7 +170,6 @@ def start() -> PageContext:
         log.error("catalogue invalid: %s", exc)
         _fail(f"The Victims' Code catalogue ({catalogue_path.name}) has mistakes, so no figures can be shown. "
               "Correct these and reload the page:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
-    configured = _configured_store_path(secrets)
     try:
         path = configured if configured is not None else Path(_ensure_demo_store(str(_demo_store_path())))
         version = path.stat().st_mtime_ns if path.exists() else 0
@@ -306,6 +313,9 @@ def page_context(page_id: str) -> PageContext:
         st.session_state.pop(_CONTEXT_KEY, None)
     if not access.may_view(context.role, page_id):
         log.warning("role %s refused page %s", context.role, page_id)
+        if not context.demo:  # in demo mode anyone may act as any role: a refusal there is not a security event
+            identity.record_refusal(context.audit_db, user=context.user, role=context.role, reason="page_not_allowed",
+                                    page=page_id)
         st.error("You do not have access to this page.", icon=":material/lock:")
         st.stop()
     return context

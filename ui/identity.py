@@ -9,7 +9,10 @@ With no identity provider the app runs in demo mode: a role switcher stands in f
 frame refuses to open any store that does not hold the synthetic demo data.
 
 The functions that decide (`roles_from_claims`, `session_problem`, `load_role_mapping`) are pure, so the
-rules are tested without a browser; `current_claims` is the one place that reads `st.user`. The admin's
+rules are tested without a browser; `current_claims` is the one place that reads `st.user`. Sign-in events go to
+the audit trail (`data_access.audit`): a `sign_in` record once per session when a signed-in user is first let in
+(if it cannot be written, nobody is let in), and an `access_refused` record when a signed-in user has no role or
+an expired session (if that cannot be written, the refusal stands all the same). The admin's
 "Who may see what" page changes the mapping file through `save_role_mapping`, which writes it whole, and only
 over the version the page read.
 """
@@ -34,13 +37,14 @@ from pathlib import Path
 import streamlit as st
 import yaml
 
+from data_access import audit
 from ui import access
 
 __all__ = ["Identity", "RoleMapping", "RoleMappingError", "RoleMappingChanged", "ROLE_LABELS",
            "DEFAULT_MAX_SESSION_HOURS", "MAX_ENTRY_CHARS", "auth_settings", "load_role_mapping", "mapping_and_digest",
            "entry_key", "entry_problems", "with_user_roles", "with_group_roles", "mapping_to_yaml",
-           "save_role_mapping", "roles_from_claims", "session_problem", "user_name", "current_claims",
-           "resolve_identity"]
+           "save_role_mapping", "roles_from_claims", "session_problem", "expired_message", "user_name",
+           "current_claims", "resolve_identity", "record_refusal", "NO_ROLE"]
 
 log = logging.getLogger(__name__)
 
@@ -433,8 +437,80 @@ def _cached_mapping(path_text: str, version: tuple[int, int, int]) -> RoleMappin
     return load_role_mapping(Path(path_text))
 
 
-def resolve_identity(settings: AuthSettings, demo_role_key: str) -> Identity:
-    """The identity for this run. Stops the run with the sign-in page, or a plain message, when there is none."""
+def expired_message(problem: str, max_hours: float) -> str:
+    """What the user is told when session_problem ended their session, in plain words."""
+    if problem.endswith("hours old"):
+        return f"Your session has expired after {max_hours:g} hours; please sign in again."
+    if problem.endswith("has expired"):
+        return "Your sign-in has expired; please sign in again."
+    return "Your sign-in could not be checked, so it has ended; please sign in again."
+
+
+NO_ROLE = "none"  # the audit trail's role for a signed-in user refused before acting as any role
+_AUDITED_KEY = "_vcd_audited_access"  # session key: the sign-in events already recorded in this session
+
+
+def _audited() -> set:
+    return st.session_state.setdefault(_AUDITED_KEY, set())
+
+
+def _issued_at(claims: Mapping) -> str | None:
+    issued = claims.get("iat")
+    if not isinstance(issued, (int, float)) or isinstance(issued, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(issued, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def record_refusal(audit_db: Path | None, *, user: str, role: str, reason: str, page: str | None = None,
+                   detail: Mapping | None = None) -> None:
+    """Record an `access_refused` event, once per session for each (user, role, reason, page).
+
+    Never raises: the caller refuses whether or not the record could be written (a refusal grants nothing, so
+    a trail that cannot take it must not turn it into access). A record not written is logged, and tried again
+    at the next refusal."""
+    if audit_db is None:
+        return
+    seen = _audited()
+    key = ("access_refused", user, role, reason, page)
+    if key in seen:
+        return
+    try:
+        audit.record(audit_db, user=user, role=role, action="access_refused", page=page,
+                     detail={"reason": reason, **(detail or {})})
+    except (audit.AuditError, ValueError) as exc:
+        log.error("audit record of a refusal (%s) failed: %s", reason, exc.__class__.__name__)
+        return
+    seen.add(key)
+
+
+def _record_sign_in(audit_db: Path | None, user: str, roles: tuple[str, ...], claims: Mapping) -> None:
+    """Record the sign-in once per session (not at every rerun); stop the run if the trail cannot take it."""
+    if audit_db is None:
+        return
+    issued = _issued_at(claims)
+    key = ("sign_in", user, issued)
+    seen = _audited()
+    if key in seen:
+        return
+    try:
+        # The role is the one the session starts acting as (the least privileged); all of them in the detail.
+        audit.record(audit_db, user=user, role=roles[0], action="sign_in",
+                     detail={"roles": list(roles), "issued_at": issued})
+    except (audit.AuditError, ValueError) as exc:
+        log.error("audit record of a sign-in failed: %s", exc.__class__.__name__)
+        _stop_with(f"Your sign-in could not be recorded in the audit trail, so the dashboard will not open: every "
+                   f"sign-in is recorded first. Ask whoever runs the server to check that the audit file "
+                   f"({Path(audit_db).name}) can be written, then reload this page.")
+    seen.add(key)
+
+
+def resolve_identity(settings: AuthSettings, demo_role_key: str, audit_db: Path | None = None) -> Identity:
+    """The identity for this run. Stops the run with the sign-in page, or a plain message, when there is none.
+
+    `audit_db` is the audit trail the sign-in events go to (none recorded when it is None)."""
     if not settings.configured:
         return Identity("demo user", access.ROLES, demo=True)
     if settings.problems:
@@ -444,11 +520,14 @@ def resolve_identity(settings: AuthSettings, demo_role_key: str) -> Identity:
     claims = current_claims()
     if claims is None:
         _sign_in_page(settings)
+    user = user_name(claims)
     problem = session_problem(claims, datetime.now(timezone.utc), settings.max_session_hours)
     if problem:
         log.info("ending a session: %s", problem)
-        st.logout()
-        st.stop()
+        record_refusal(audit_db, user=user, role=NO_ROLE, reason="session_expired",
+                       detail={"why": problem, "issued_at": _issued_at(claims),
+                               "max_session_hours": settings.max_session_hours})
+        _expired_page(expired_message(problem, settings.max_session_hours))
     mapping = None
     if settings.role_mapping is not None:
         path = settings.role_mapping
@@ -458,11 +537,12 @@ def resolve_identity(settings: AuthSettings, demo_role_key: str) -> Identity:
             log.error("role mapping unusable: %s", exc)
             _stop_with(f"The role mapping file has mistakes, so nobody's role can be decided: "
                        f"{'; '.join(exc.problems)}. An administrator must correct it.")
-    user = user_name(claims)
     roles = roles_from_claims(claims, mapping)
     if not roles:
         log.warning("signed-in user has no role")
+        record_refusal(audit_db, user=user, role=NO_ROLE, reason="no_role")
         _no_role_page(user)
+    _record_sign_in(audit_db, user, roles, claims)
     return Identity(user, roles, demo=False)
 
 
@@ -494,6 +574,20 @@ def _no_role_page(user: str) -> None:
         st.button("Sign out", on_click=st.logout, icon=":material/logout:")
 
     st.navigation([st.Page(page, title="No access", icon=":material/lock:", url_path="no-access",
+                           default=True)]).run()
+    st.stop()
+
+
+def _expired_page(message: str) -> None:
+    """Instead of a silent sign-out: say why, and sign out (the identity cookie goes, and the provider's session
+    ends) when the user asks to sign in again. Nothing else is shown meanwhile."""
+    def page() -> None:
+        st.title("Session expired")
+        st.info(message, icon=":material/schedule:")
+        st.button("Sign in again", on_click=st.logout, icon=":material/login:", type="primary",
+                  help="Signs you out, then takes you back to the sign-in page.")
+
+    st.navigation([st.Page(page, title="Session expired", icon=":material/schedule:", url_path="session-expired",
                            default=True)]).run()
     st.stop()
 
