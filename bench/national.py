@@ -16,27 +16,17 @@ force-year figures), and a national store is not what a force runs.
 from __future__ import annotations
 
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb  # the benchmark assembles its national store directly; the dashboard's code never does this
 
+from bench.worker import board_page_data, default_filters, median_seconds, right_data  # as at 1 and 3 force-years
 from data_access.collation import EXPORT_CUBE, export_summary
 from data_access.store import open_store
 from metrics.catalogue import default_catalogue
 from metrics.cube import SUMMARY_CUBES, rollup_cube_sql
-
-
-def _median(task, repeats: int) -> float:
-    task()
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        task()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
 
 
 def build_national_store(db: Path, forces: int, folder: Path) -> dict:
@@ -68,7 +58,7 @@ def build_national_store(db: Path, forces: int, folder: Path) -> dict:
     return {"export_s": exported, "assemble_s": time.perf_counter() - began, "cube_rows": rows}
 
 
-def measure_national(db: Path, forces: int, repeats: int, board_page, rights_page, default_filters) -> dict:
+def measure_national(db: Path, forces: int, repeats: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="vcd-national-") as folder:
         built = build_national_store(db, forces, Path(folder))
         catalogue = default_catalogue()
@@ -78,14 +68,16 @@ def measure_national(db: Path, forces: int, repeats: int, board_page, rights_pag
             everything = type(filters)(first_month=store.meta.first_month, last_month=store.meta.last_month,
                                        as_of=store.meta.data_as_of)
             one_district = filters.with_selection("district", ("force-17 Tendring",))
-            overview, _ = board_page(store, catalogue, filters)
+            overview, _ = board_page_data(store, catalogue, filters)
             result = {
                 "forces": forces, **built,
                 "eligible_in_period": int(overview.rights["eligible"].sum()),
-                "board_page_s": _median(lambda: board_page(store, catalogue, filters), repeats),
-                "board_page_all_months_s": _median(lambda: board_page(store, catalogue, everything), repeats),
-                "board_page_one_district_s": _median(lambda: board_page(store, catalogue, one_district), repeats),
-                "rights_compliance_s": _median(lambda: rights_page(store, catalogue, filters), repeats),
+                "board_page_s": median_seconds(lambda: board_page_data(store, catalogue, filters), repeats),
+                "board_page_all_months_s": median_seconds(lambda: board_page_data(store, catalogue, everything),
+                                                          repeats),
+                "board_page_one_district_s": median_seconds(lambda: board_page_data(store, catalogue, one_district),
+                                                            repeats),
+                "rights_compliance_s": median_seconds(lambda: right_data(store, catalogue, filters), repeats),
             }
         finally:
             store.close()

@@ -141,11 +141,7 @@ def query(args) -> dict:
 def national(args) -> dict:
     from bench.national import measure_national
 
-    return {**measure_national(Path(args.db), args.forces, args.repeats,
-                               lambda store, catalogue, filters: board_page_data(store, catalogue, filters),
-                               lambda store, catalogue, filters: right_data(store, catalogue, filters),
-                               default_filters),
-            "peak_rss_mb": peak_rss_mb()}
+    return {**measure_national(Path(args.db), args.forces, args.repeats), "peak_rss_mb": peak_rss_mb()}
 
 
 def pandas_baseline(args) -> dict:

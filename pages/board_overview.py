@@ -5,7 +5,7 @@ import streamlit as st
 
 from metrics import quarterly_return
 from metrics.filters import add_months
-from metrics.summaries import BOARD_BREAKDOWNS, board_overview, board_spc, exceptions
+from metrics.summaries import BOARD_BREAKDOWNS, board_overview, exceptions
 from ui import access, board_view, data, display, downloads
 from ui.frame import page_context
 
@@ -31,7 +31,7 @@ display.target_problems(target_problems, targets.source)
 months = data.history_months(ctx)
 months_text = (f"{months[0]:%b %Y} to {months[-1]:%b %Y}, {len(months)} month{'s' if len(months) != 1 else ''}"
                if len(months) else "no months")
-rights_spc, entitlements_spc = board_spc(data.monthly_history(ctx), catalogue, months, targets)
+rights_spc, entitlements_spc = data.board_spc(ctx, targets)
 recent_from = max(add_months(filters.last_month, -2), filters.first_month)  # the period's last quarter
 concerns = exceptions(rights_spc, entitlements_spc, catalogue, recent_from=recent_from)
 improving = [item.label for item in [*rights_spc.values(), *entitlements_spc.values()]

@@ -18,7 +18,7 @@ from metrics.filters import DIMENSIONS, add_months, month_end
 from metrics.improvement import OPEN_STATUSES, action_verdict, overdue_actions, verdict_table
 from metrics.panel_planning import PLANNING_DIMENSIONS, THEME_LABELS, candidate_themes, group_concerns, group_series
 from metrics.pivot import PivotSpec
-from metrics.summaries import board_spc, exceptions, series_spc
+from metrics.summaries import exceptions, series_spc
 from ui import access, data, display
 from ui.auditing import recorded
 from ui.frame import page_context
@@ -173,7 +173,7 @@ def measure_series() -> tuple[dict[str, pd.DataFrame], dict[str, object]]:
     """Each measured entitlement's and contact measure's monthly series and SPC, over the SPC history."""
     months = data.history_months(ctx)
     targets, _ = data.targets(ctx)
-    _, by_entitlement = board_spc(data.monthly_history(ctx), catalogue, months, targets)
+    _, by_entitlement = data.board_spc(ctx, targets)
     items = dict(by_entitlement)
     contact = contact_measure_rates(data.contact_history(ctx), catalogue)
     for m in catalogue.contact_measures:
@@ -351,7 +351,7 @@ def panel_planning() -> None:
 
     st.markdown("#### Entitlements with a special-cause concern")
     targets, _ = data.targets(force)
-    rights_spc, entitlements_spc = board_spc(data.monthly_history(force), catalogue, months, targets)
+    rights_spc, entitlements_spc = data.board_spc(force, targets)
     worst = exceptions(rights_spc, entitlements_spc, catalogue, recent_from=recent_from)
     if worst.empty:
         st.info("No right or entitlement shows a special-cause concern.", icon=":material/info:")

@@ -119,25 +119,37 @@ def build_demo_store(folder: Path) -> Path:
     return store
 
 
-def start_server(store: Path, folder: Path) -> AppServer:
-    """`streamlit run app.py` on a free loopback port against `store`, healthy, or a test failure naming why."""
-    port = free_port()
-    log_path = folder / "server.log"
-    env = dict(os.environ, VCD_STORE=str(store), VCD_DATA_DIR=str(folder))
-    env.pop("VCD_TARGETS", None)
-    command = ["timeout", "--kill-after=10", str(SERVER_LIFETIME_S),
+class ServerNotStarted(RuntimeError):
+    """The dashboard server stopped at start or was not healthy in time; the message quotes its log."""
+
+
+def launch_app(store: Path, folder: Path, *, lifetime_s: int = SERVER_LIFETIME_S, port: int | None = None,
+               extra_args: tuple[str, ...] = (), env: dict | None = None, store_in_env: bool = True) -> AppServer:
+    """`streamlit run app.py` on a loopback port, headless, and healthy, or ServerNotStarted naming why.
+
+    The server runs under `timeout` (killed after `lifetime_s` whatever happens) and dies with this process.
+    `store` becomes VCD_STORE, unless store_in_env is false (the secrets name it; VCD_STORE is then neither set
+    nor inherited); `env` adds to the environment."""
+    port = port or free_port()
+    log_path = folder / f"server-{port}.log"
+    environment = dict(os.environ, VCD_DATA_DIR=str(folder), **(env or {}))
+    environment.pop("VCD_TARGETS", None)
+    environment.pop("VCD_STORE", None)
+    if store_in_env:
+        environment["VCD_STORE"] = str(store)
+    command = ["timeout", "--kill-after=10", str(int(lifetime_s)),
                sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
                f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
-               "--server.fileWatcherType=none"]
+               "--server.fileWatcherType=none", *extra_args]
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
     server = AppServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path, store=store)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"the dashboard server stopped at start (exit {process.returncode}):\n{server.log_tail()}",
-                        pytrace=False)
+            raise ServerNotStarted(f"the dashboard server stopped at start (exit {process.returncode}):\n"
+                                   f"{server.log_tail()}")
         try:
             with urllib.request.urlopen(server.url + "/_stcore/health", timeout=2) as response:
                 if response.status == 200:
@@ -145,8 +157,15 @@ def start_server(store: Path, folder: Path) -> AppServer:
         except OSError:
             time.sleep(0.3)
     server.stop()
-    pytest.fail(f"the dashboard server was not healthy within {STARTUP_TIMEOUT_S} s:\n{server.log_tail()}",
-                pytrace=False)
+    raise ServerNotStarted(f"the dashboard server was not healthy within {STARTUP_TIMEOUT_S} s:\n{server.log_tail()}")
+
+
+def start_server(store: Path, folder: Path, **options) -> AppServer:
+    """launch_app, or a test failure naming why."""
+    try:
+        return launch_app(store, folder, **options)
+    except ServerNotStarted as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 # ---------------------------------------------------------------------------------------------- fixtures

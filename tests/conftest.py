@@ -40,3 +40,26 @@ def make_store(tmp_path):
     yield factory
     for store in opened:
         store.close()
+
+
+@pytest.fixture
+def nav_spy(monkeypatch):
+    """The titles of the pages handed to st.navigation on each run, and how often the store was opened."""
+    import streamlit as st
+
+    import ui.frame as frame
+
+    seen = {"pages": [], "store_opened": 0}
+    real_navigation, real_open = st.navigation, frame._open_cached
+
+    def navigation(pages, *args, **kwargs):
+        seen["pages"].append([p.title for p in pages])
+        return real_navigation(pages, *args, **kwargs)
+
+    def opened(*args, **kwargs):
+        seen["store_opened"] += 1
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(st, "navigation", navigation)
+    monkeypatch.setattr(frame, "_open_cached", opened)
+    return seen

@@ -40,25 +40,6 @@ def demo_store(tmp_path_factory) -> Path:
                        is_demo=True, source="test")
 
 
-@pytest.fixture
-def nav_spy(monkeypatch):
-    """The titles of the pages handed to st.navigation on each run, and whether the store was opened."""
-    seen = {"pages": [], "store_opened": 0}
-    real_navigation, real_open = st.navigation, __import__("ui.frame", fromlist=["_open_cached"])._open_cached
-
-    def navigation(pages, *args, **kwargs):
-        seen["pages"].append([p.title for p in pages])
-        return real_navigation(pages, *args, **kwargs)
-
-    def opened(*args, **kwargs):
-        seen["store_opened"] += 1
-        return real_open(*args, **kwargs)
-
-    monkeypatch.setattr(st, "navigation", navigation)
-    monkeypatch.setattr("ui.frame._open_cached", opened)
-    return seen
-
-
 def run(monkeypatch, store: Path, page: str | None = None, *, direct: bool = False) -> AppTest:
     monkeypatch.setenv("VCD_STORE", str(store))
     at = AppTest.from_file(str(APP_DIR / page) if direct else APP, default_timeout=120)

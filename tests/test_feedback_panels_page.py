@@ -272,7 +272,16 @@ def test_a_new_finding_with_markup_is_saved_and_shown_as_typed(monkeypatch, stor
 
 
 def test_if_the_audit_trail_cannot_record_the_edit_nothing_is_saved(monkeypatch, store_path):
-    default_audit_path(store_path).mkdir()  # a folder where the trail's file should be: it cannot be written
+    from data_access import audit
+
+    real_record = audit.record
+
+    def record_all_but_edits(*args, action: str, **kwargs):  # the sign-in is recorded; the edit cannot be
+        if action == "edit":
+            raise audit.AuditError("the trail cannot be written")
+        return real_record(*args, action=action, **kwargs)
+
+    monkeypatch.setattr(audit, "record", record_all_but_edits)
     before = sha256(store_path)
     at = choose(open_page(monkeypatch, store_path, tab="Record and edit"), "actions", "A1")
     at.text_input(key=f"{prefix(at)}_title").input("Changed")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from data_access import audit
@@ -33,27 +32,6 @@ REAL_RECORD = audit.record
 def real_store(tmp_path) -> Path:
     """A store of (pretend) real data with an empty audit trail beside it, for each test."""
     return build_store(tmp_path / "real.duckdb", FIXTURE, data_as_of=date(2025, 3, 31), is_demo=False, source="test")
-
-
-@pytest.fixture
-def spy(monkeypatch):
-    """The titles of the pages handed to st.navigation on each run, and how often the store was opened."""
-    import ui.frame as frame
-
-    seen = {"pages": [], "store_opened": 0}
-    real_navigation, real_open = st.navigation, frame._open_cached
-
-    def navigation(pages, *args, **kwargs):
-        seen["pages"].append([p.title for p in pages])
-        return real_navigation(pages, *args, **kwargs)
-
-    def opened(*args, **kwargs):
-        seen["store_opened"] += 1
-        return real_open(*args, **kwargs)
-
-    monkeypatch.setattr(st, "navigation", navigation)
-    monkeypatch.setattr(frame, "_open_cached", opened)
-    return seen
 
 
 def run(monkeypatch, store: Path, page: str | None = None, *, direct: bool = False) -> AppTest:
@@ -127,11 +105,11 @@ def test_roles_from_the_mapping_file_are_recorded_at_sign_in(monkeypatch, real_s
                                        user="chair@force.example")]
 
 
-def test_when_the_sign_in_cannot_be_recorded_nobody_is_let_in(monkeypatch, real_store, spy):
+def test_when_the_sign_in_cannot_be_recorded_nobody_is_let_in(monkeypatch, real_store, nav_spy):
     sign_in(monkeypatch, "admin", email=EMAIL)
     failing_record(monkeypatch, "sign_in")
     at = run(monkeypatch, real_store)
-    assert spy["pages"] == [["Unavailable"]] and spy["store_opened"] == 0
+    assert nav_spy["pages"] == [["Unavailable"]] and nav_spy["store_opened"] == 0
     assert [e.value for e in at.error] == [
         "Your sign-in could not be recorded in the audit trail, so the dashboard will not open: every sign-in is "
         "recorded first. Ask whoever runs the server to check that the audit file (real.duckdb.audit.sqlite) can "
@@ -140,7 +118,7 @@ def test_when_the_sign_in_cannot_be_recorded_nobody_is_let_in(monkeypatch, real_
     # once the trail can be written again, the next run lets the user in, and records the sign-in
     monkeypatch.setattr(audit, "record", REAL_RECORD)
     at.run()
-    assert not at.exception and spy["pages"][-1] == [p.title for p in access.pages_for("admin")]
+    assert not at.exception and nav_spy["pages"][-1] == [p.title for p in access.pages_for("admin")]
     assert [e["action"] for e in trail(real_store)] == ["sign_in"]
 
 
@@ -156,11 +134,11 @@ def test_demo_mode_records_no_sign_in_events(monkeypatch, tmp_path):
 
 # --- access_refused ---------------------------------------------------------------------------------------
 
-def test_a_user_with_no_known_role_is_refused_and_recorded_once(monkeypatch, real_store, spy):
+def test_a_user_with_no_known_role_is_refused_and_recorded_once(monkeypatch, real_store, nav_spy):
     sign_in(monkeypatch, "superuser", email=EMAIL)  # a role name the dashboard does not know grants nothing
     at = run(monkeypatch, real_store)
     at.run()
-    assert spy["pages"] == [["No access"], ["No access"]] and spy["store_opened"] == 0
+    assert nav_spy["pages"] == [["No access"], ["No access"]] and nav_spy["store_opened"] == 0
     assert not at.dataframe and not at.metric
     assert trail(real_store) == [event("access_refused", "none", {"reason": "no_role"})]
 
@@ -175,13 +153,13 @@ def test_a_page_refused_to_a_role_is_recorded_with_the_page(monkeypatch, real_st
         event("access_refused", "board", {"reason": "page_not_allowed"}, page="explore")]
 
 
-def test_a_session_too_old_is_refused_with_a_message_and_recorded(monkeypatch, real_store, spy):
+def test_a_session_too_old_is_refused_with_a_message_and_recorded(monkeypatch, real_store, nav_spy):
     token = sign_in(monkeypatch, "victim_services", email=EMAIL, issued_seconds_ago=9 * 3600,
                     secrets={"access": {"max_session_hours": 8}})
     at = run(monkeypatch, real_store)
     at.run()
     assert [i.value for i in at.info] == ["Your session has expired after 8 hours; please sign in again."]
-    assert spy["pages"] == [["Session expired"], ["Session expired"]] and spy["store_opened"] == 0
+    assert nav_spy["pages"] == [["Session expired"], ["Session expired"]] and nav_spy["store_opened"] == 0
     assert not at.dataframe and not at.metric
     assert trail(real_store) == [
         event("access_refused", "none", {"reason": "session_expired", "why": "the sign-in is more than 8 hours old",
@@ -189,7 +167,7 @@ def test_a_session_too_old_is_refused_with_a_message_and_recorded(monkeypatch, r
 
 
 @pytest.mark.parametrize("who", ["no_role", "page", "expired"])
-def test_a_refusal_stands_when_the_audit_trail_cannot_record_it(monkeypatch, real_store, spy, who):
+def test_a_refusal_stands_when_the_audit_trail_cannot_record_it(monkeypatch, real_store, nav_spy, who):
     roles, page, ago = {"no_role": ((), None, 60), "page": (("board",), "pages/explore.py", 60),
                         "expired": (("admin",), None, 9 * 3600)}[who]
     sign_in(monkeypatch, *roles, email=EMAIL, issued_seconds_ago=ago)
@@ -197,11 +175,11 @@ def test_a_refusal_stands_when_the_audit_trail_cannot_record_it(monkeypatch, rea
     at = run(monkeypatch, real_store, page, direct=page is not None)
     assert not at.dataframe and not at.metric and not at.get("plotly_chart")
     if who == "no_role":
-        assert spy["pages"] == [["No access"]]
+        assert nav_spy["pages"] == [["No access"]]
     elif who == "page":
         assert [e.value for e in at.error] == ["You do not have access to this page."]
     else:
-        assert spy["pages"] == [["Session expired"]]
+        assert nav_spy["pages"] == [["Session expired"]]
     assert [e["action"] for e in trail(real_store)] == (["sign_in"] if who == "page" else [])
     # the record is tried again at the next refusal, and written once the trail can take it
     monkeypatch.setattr(audit, "record", REAL_RECORD)

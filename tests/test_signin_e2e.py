@@ -23,10 +23,8 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import sys
 import threading
-import time
 import urllib.request
 import warnings
 from dataclasses import dataclass
@@ -36,9 +34,8 @@ import pytest
 
 pytest.register_assert_rewrite("browser")  # before the import below, so its asserts explain themselves too
 
-from browser import (NAV_LINKS, ROOT, RUN_TIMEOUT_MS, SERVER_LIFETIME_S, STARTUP_TIMEOUT_S,  # noqa: E402
-                     VIEWPORT, AppServer, _die_with_parent, error_texts, free_port, go_to_page, nav_titles,
-                     screenshot, wait_for_app)
+from browser import (NAV_LINKS, RUN_TIMEOUT_MS, VIEWPORT, AppServer, error_texts, free_port, go_to_page, nav_titles,
+                     screenshot, start_server, wait_for_app)
 from data_access import audit  # noqa: E402
 from ui.access import ROLES, page_spec, pages_for  # noqa: E402
 
@@ -158,36 +155,11 @@ def signin_server(browser_available, provider, real_store, tmp_path_factory):
         "[store]",
         f"path = {_toml(str(real_store))}", ""]))
     secrets_file.chmod(0o600)
-    env = dict(os.environ, VCD_DATA_DIR=str(folder))
-    for name in ("VCD_STORE", "VCD_TARGETS"):
-        env.pop(name, None)
     # The repository's .streamlit/config.toml (cwd) gives the hardened settings; production mode also needs the
     # force's own address as the allowed origin and host, here loopback. Only our secrets file is read.
-    command = ["timeout", "--kill-after=10", str(SERVER_LIFETIME_S),
-               sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-               f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
-               "--server.fileWatcherType=none", f"--server.corsAllowedOrigins={url}",
-               "--server.allowedHosts=127.0.0.1", f"--secrets.files={secrets_file}"]
-    log_path = folder / "server.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
-    server = AppServer(url=url, process=process, log_path=log_path, store=real_store)
+    server = start_server(real_store, folder, port=port, store_in_env=False, extra_args=(
+        f"--server.corsAllowedOrigins={url}", "--server.allowedHosts=127.0.0.1", f"--secrets.files={secrets_file}"))
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the dashboard server stopped at start (exit {process.returncode}):\n{server.log_tail()}",
-                            pytrace=False)
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the dashboard server was not healthy within {STARTUP_TIMEOUT_S} s:\n"
-                                f"{server.log_tail()}", pytrace=False)
-                time.sleep(0.3)
         yield server
     finally:
         server.stop()

@@ -17,12 +17,15 @@ from data_access import outcomes, queries
 from metrics.catalogue import Catalogue
 from metrics.filters import Filters, add_months, month_end
 from metrics.quarterly_return import compliance_return, parse_quarter, return_filters
-from metrics.summaries import month_index
+from metrics.cube import timescale_fingerprint
+from metrics.summaries import SeriesSpc, month_index
+from metrics.summaries import board_spc as board_spc_of
 from metrics.targets import DEFAULT_TARGETS_PATH, Targets, TargetsError, load_targets
 from ui.frame import PageContext
 
 __all__ = ["compliance_counts", "not_applicable_reasons", "contact_measure_counts", "channel_mix",
-           "history_filters", "unsettled_note", "history_months", "monthly_history", "contact_history", "annotations", "targets",
+           "history_filters", "unsettled_note", "history_months", "monthly_history", "board_spc", "contact_history",
+           "annotations", "targets",
            "quarterly_return", "referral_uptake", "referral_history", "referral_times", "survey_results",
            "survey_history", "complaints", "complaint_acknowledgement_times"]
 
@@ -102,6 +105,19 @@ def monthly_history(ctx: PageContext, codes: Sequence[str] | None = None) -> pd.
     filters = history_filters(ctx)
     return _compliance_counts(ctx, ctx.store_key, filters, repr(filters), ("month",),
                               tuple(codes) if codes is not None else None)
+
+
+@st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
+def _board_spc(_ctx: PageContext, store_key: str, filters_key: str, catalogue_key: str, _targets: Targets,
+               targets_key: str) -> tuple[dict[int, SeriesSpc], dict[str, SeriesSpc]]:
+    return board_spc_of(monthly_history(_ctx), _ctx.catalogue, history_months(_ctx), _targets)
+
+
+def board_spc(ctx: PageContext, targets: Targets) -> tuple[dict[int, SeriesSpc], dict[str, SeriesSpc]]:
+    """SPC of every right's and entitlement's monthly delivered rate over the SPC history (metrics.summaries
+    .board_spc), worked out once per store, filters, catalogue and targets: most of a Board overview rerun's time."""
+    return _board_spc(ctx, ctx.store_key, repr(history_filters(ctx)), timescale_fingerprint(ctx.catalogue), targets,
+                      repr(targets))
 
 
 def contact_history(ctx: PageContext) -> pd.DataFrame:
