@@ -1,5 +1,6 @@
 """The benchmark (not a test): `python -m bench [--only queries|import|browser|load] [--scales 1,3] [--repeats 15]
-[--gen-repeats 3] [--import-repeats 3] [--scale 3] [--browser-repeats 5] [--sessions 25] [--seconds 120]`.
+[--gen-repeats 3] [--import-repeats 3] [--scale 3] [--browser-repeats 5] [--sessions 25] [--seconds 120] [--think 6]
+[--forces 43]`.
 
 Queries: builds demo stores of 1 and 3 force-years (160,000 and 480,000 cases) and prints medians over
 repeated runs: demo generation, the data behind Board overview and Rights compliance (warm),
@@ -14,8 +15,9 @@ Browser: navigation to the Board overview and a district filter change to the pa
 against the dashboard on loopback, at --scale force-years (bench/browser_timings.py). Results go to
 bench/out/browser.{json,md}.
 
-Load: --sessions concurrent browser sessions changing filters for --seconds, with server memory sampled every
-second and one session closed mid-run (bench/load.py); only with --only load. Results go to bench/out/load.{json,md}.
+Load: --sessions concurrent sessions (Streamlit's protocol, no browser) changing filters for --seconds, pausing
+--think seconds on average between actions, with server memory sampled every second, one session closed mid-run
+and one left idle (bench/load.py); only with --only load. Results go to bench/out/load.{json,md}.
 
 Each measurement runs in its own process (browser and load: their own server). Without --only, queries, import
 and browser run.
@@ -230,12 +232,12 @@ def run_browser(out: Path, host: str, force_years: int, repeats: int) -> int:
     return 0
 
 
-def run_load(out: Path, host: str, force_years: int, sessions: int, seconds: int) -> int:
+def run_load(out: Path, host: str, force_years: int, sessions: int, seconds: int, think_s: float) -> int:
     from bench.browser_timings import BenchError, store_for_scale
     from bench.load import load_markdown, load_targets, run
 
     try:
-        result = run(store_for_scale(force_years, out / "stores", _stderr), sessions, seconds, _stderr)
+        result = run(store_for_scale(force_years, out / "stores", _stderr), sessions, seconds, _stderr, think_s)
     except BenchError as error:
         _stderr(f"load run failed: {error}")
         return 1
@@ -263,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--browser-repeats", type=int, default=5, help="repeats of each browser timing (default 5)")
     parser.add_argument("--sessions", type=int, default=25, help="concurrent sessions under load (default 25)")
     parser.add_argument("--seconds", type=int, default=120, help="how long the load runs (default 120)")
+    parser.add_argument("--think", type=float, default=6.0,
+                        help="average pause between a session's actions, in seconds; 0 for none (default 6)")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "out"))
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -277,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "browser"):
         return run_browser(out, host, args.scale, max(args.browser_repeats, 1))
     if args.only == "load":
-        return run_load(out, host, args.scale, max(args.sessions, 1), max(args.seconds, 5))
+        return run_load(out, host, args.scale, max(args.sessions, 1), max(args.seconds, 5), max(args.think, 0.0))
     return 0
 
 

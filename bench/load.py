@@ -1,10 +1,11 @@
-"""Load (issue 7, item 4): `python -m bench --only load [--sessions 25] [--seconds 120] [--scale 3]`.
+"""Load (issue 7, item 4): `python -m bench --only load [--sessions 25] [--seconds 120] [--think 6] [--scale 3]`.
 
 One dashboard server on loopback and N concurrent sessions, each speaking Streamlit's own protocol over its
 WebSocket as the browser does (protobuf BackMsg and ForwardMsg): open the Board overview, then loop for the time
-given choosing a district in the sidebar and clearing it again. Each rerun is timed from the request to the
-server's "script finished", and its page is checked for an error box or an exception. The server's memory and CPU
-are sampled every second.
+given choosing a district in the sidebar and clearing it again, pausing between actions as a person reading the
+page does (--think seconds on average, drawn evenly from half to one and a half times it; 0 for a stress run with
+no pauses at all). Each rerun is timed from the request to the server's "script finished", and its page is
+checked for an error box or an exception. The server's memory and CPU are sampled every second.
 
 Why not 25 browsers: on this 2-core machine 25 headless Chromium tabs drawing the pages use the cores themselves
 (a first run with them had a load average of 33, the server using 0.4 of a core and every tab timing out); users'
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import random
 import statistics
 import tempfile
 import threading
@@ -109,9 +111,15 @@ class _Session:
         return await self.finish(await self.send_rerun(district))
 
 
-async def _session(url: str, number: int, deadline: float, stats: LoadStats) -> None:
+async def _session(url: str, number: int, deadline: float, stats: LoadStats, think_s: float) -> None:
     """One simulated user, replaced by a new session whenever one fails, until the deadline."""
     await asyncio.sleep(number * RAMP_S)
+    pauses = random.Random(number)  # the same pauses every run
+
+    async def think() -> None:
+        if think_s > 0:
+            await asyncio.sleep(pauses.uniform(0.5 * think_s, 1.5 * think_s))
+
     step = number
     while time.monotonic() < deadline:
         try:
@@ -123,6 +131,9 @@ async def _session(url: str, number: int, deadline: float, stats: LoadStats) -> 
                     stats.errors.append(f"session {number}: the Board overview opened with {problems or 'no filters'}")
                 while time.monotonic() < deadline:
                     for district in (session.districts[step % len(session.districts)], ""):
+                        await think()
+                        if time.monotonic() >= deadline:
+                            break
                         seconds, problems = await session.rerun(district)
                         stats.reruns.append(seconds)
                         if problems:
@@ -152,7 +163,7 @@ async def _disconnect_mid_run(url: str, stats: LoadStats) -> None:
         result["problem"] = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:160]}"
 
 
-async def _drive(url: str, sessions: int, seconds: int, stats: LoadStats, log) -> None:
+async def _drive(url: str, sessions: int, seconds: int, stats: LoadStats, log, think_s: float) -> None:
     deadline = time.monotonic() + seconds
     idle = _Session(url)
     try:  # a tab left open and untouched for the whole run, then used again
@@ -160,7 +171,7 @@ async def _drive(url: str, sessions: int, seconds: int, stats: LoadStats, log) -
         await idle.rerun()
     except Exception as error:
         stats.idle["problem"] = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:160]}"
-    users = [asyncio.create_task(_session(url, n, deadline, stats)) for n in range(sessions)]
+    users = [asyncio.create_task(_session(url, n, deadline, stats, think_s)) for n in range(sessions)]
     await asyncio.sleep(seconds / 2)
     log(f"half-way: {len(stats.reruns)} reruns, {len(stats.errors)} errors; closing a session mid-run…")
     await _disconnect_mid_run(url, stats)
@@ -190,8 +201,9 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[max(math.ceil(share * len(ordered)) - 1, 0)]
 
 
-def run(store: Path, sessions: int, seconds: int, log=print) -> dict:
-    """The load run: `sessions` concurrent sessions for `seconds` against one server on `store`."""
+def run(store: Path, sessions: int, seconds: int, log=print, think_s: float = 6.0) -> dict:
+    """The load run: `sessions` concurrent sessions for `seconds` against one server on `store`, each pausing
+    `think_s` seconds on average between actions."""
     stats = LoadStats()
     stop = threading.Event()
     hard_deadline = seconds + sessions * RAMP_S + 2 * GRACE_S
@@ -201,10 +213,11 @@ def run(store: Path, sessions: int, seconds: int, log=print) -> dict:
         try:
             idle_rss = server_rss_mb(server)
             sampler.start()
-            log(f"server up at {server.url} ({idle_rss:.0f} MB); {sessions} sessions for {seconds} s…")
+            log(f"server up at {server.url} ({idle_rss:.0f} MB); {sessions} sessions for {seconds} s, pausing "
+                f"{think_s:g} s on average…")
             cpu_before, wall_before = server_cpu_s(server), time.monotonic()
             try:
-                asyncio.run(asyncio.wait_for(_drive(server.url, sessions, seconds, stats, log), hard_deadline))
+                asyncio.run(asyncio.wait_for(_drive(server.url, sessions, seconds, stats, log, think_s), hard_deadline))
             except TimeoutError:
                 stats.errors.append(f"the run passed its hard deadline of {hard_deadline:.0f} s and was stopped")
             server_cores = (server_cpu_s(server) - cpu_before) / (time.monotonic() - wall_before)
@@ -218,7 +231,7 @@ def run(store: Path, sessions: int, seconds: int, log=print) -> dict:
     if not stats.reruns:
         raise BenchError(f"no rerun finished in {seconds} s with {sessions} sessions; errors: {stats.errors[:5]}")
     return {
-        "sessions": sessions, "seconds": seconds, "sessions_opened": stats.sessions_opened,
+        "sessions": sessions, "seconds": seconds, "think_s": think_s, "sessions_opened": stats.sessions_opened,
         "reruns": len(stats.reruns), "errors": len(stats.errors), "error_samples": stats.errors[:20],
         "rerun_median_s": statistics.median(stats.reruns), "rerun_p95_s": _percentile(stats.reruns, 0.95),
         "rerun_max_s": max(stats.reruns),
@@ -252,6 +265,9 @@ def load_markdown(result: dict, host: str, force_years: int) -> str:
     rows = [
         ("concurrent sessions / sessions opened in all", f"{result['sessions']} / {result['sessions_opened']}"),
         ("length of the run", f"{result['seconds']} s"),
+        ("pause between a session's actions, average", f"{result['think_s']:g} s"
+         + (" (a stress run: none)" if not result["think_s"] else f" ({0.5 * result['think_s']:g} to "
+                                                                  f"{1.5 * result['think_s']:g} s)")),
         ("reruns timed (a district chosen, or cleared)", f"{result['reruns']:,}"),
         ("errors (error boxes, exceptions, timeouts, dropped connections)", f"{result['errors']}"),
         ("rerun time, median", f"{result['rerun_median_s']:.2f} s"),

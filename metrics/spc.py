@@ -507,11 +507,13 @@ def xmr_chart(
             point_type.append(_point_type(side, direction))
         signals.append("; ".join(words for key, words in _RULE_WORDS.items() if flags[key][i]))
 
-    points = frame.assign(
-        baseline=flags["baseline"], **cols, trial=flags["trial"],
+    # One constructor call: adding 19 columns one by one (DataFrame.assign) took most of a chart's time.
+    points = pd.DataFrame({
+        "date": frame["date"].to_numpy(), "value": frame["value"].to_numpy(),
+        "partition": frame["partition"].to_numpy(), "baseline": flags["baseline"], **cols, "trial": flags["trial"],
         **{key: flags[key] for key in _RULE_WORDS},
-        special_cause=special, signal_side=signal_side, point_type=point_type, signals=signals,
-    )
+        "special_cause": special, "signal_side": signal_side, "point_type": point_type, "signals": signals,
+    })
     partitions = pd.DataFrame(part_rows, columns=[
         "partition", "start", "end", "points", "baseline_points", "mean", "mr_bar", "upl", "lpl",
         "upper_near", "lower_near", "trial", "screened"])

@@ -108,16 +108,16 @@ class SeriesSpc:
     def since(self) -> pd.Timestamp | None:
         """For a special-cause latest point: the first month of the unbroken run of points of the same
         type that ends with it (months without a value are skipped, as SPC skips them)."""
-        observed = self.spc.points.dropna(subset=["value"])
-        if observed.empty or not observed["special_cause"].iloc[-1]:
+        points = self.spc.points
+        observed = points["value"].notna().to_numpy()
+        if not observed.any():
             return None
-        kind = observed["point_type"].iloc[-1]
-        start = observed["date"].iloc[-1]
-        for _, row in observed.iloc[::-1].iterrows():
-            if row["point_type"] != kind:
-                break
-            start = row["date"]
-        return start
+        kinds = points["point_type"].to_numpy(dtype=object)[observed]
+        if not points["special_cause"].to_numpy()[observed][-1]:
+            return None
+        others = np.flatnonzero(kinds != kinds[-1])  # the run starts after the last point of another type
+        first = others[-1] + 1 if len(others) else 0
+        return pd.Timestamp(points["date"].to_numpy()[observed][first])
 
 
 def series_spc(frame: pd.DataFrame, months: pd.DatetimeIndex, *, code: str, label: str, numerator: str,
@@ -141,18 +141,22 @@ def board_spc(history: pd.DataFrame, catalogue: Catalogue, months: pd.DatetimeIn
     month_rows = history[history["breakdown"] == "month"]
     entitlement_rows = _with_month(month_rows)
     right_rows = _with_month(rollup_to_rights(month_rows, catalogue))
+    # Split once: a boolean filter per series re-reads every column of the frame, 45 times over.
+    by_entitlement = dict(iter(entitlement_rows.groupby("entitlement", sort=False)))
+    by_right = dict(iter(right_rows.groupby("right_no", sort=False)))
+    no_entitlement_rows, no_right_rows = entitlement_rows.iloc[0:0], right_rows.iloc[0:0]
     rights: dict[int, SeriesSpc] = {}
     entitlements: dict[str, SeriesSpc] = {}
     for right in catalogue.rights:
         if not right.measured_entitlements:
             continue
-        rights[right.number] = series_spc(right_rows[right_rows["right_no"] == right.number], months,
+        rights[right.number] = series_spc(by_right.get(right.number, no_right_rows), months,
                                           code=f"right_{right.number}",
                                           label=f"Right {right.number}: {right.short_title}",
                                           numerator="delivered", denominator="eligible")
         for ent in right.measured_entitlements:
             entitlements[ent.code] = series_spc(
-                entitlement_rows[entitlement_rows["entitlement"] == ent.code], months, code=ent.code,
+                by_entitlement.get(ent.code, no_entitlement_rows), months, code=ent.code,
                 label=ent.label, numerator="delivered", denominator="eligible",
                 target=None if targets is None else targets.get(ent.code, "delivered"))
     return rights, entitlements

@@ -4,8 +4,6 @@ its headline rate, n/N, interval, trend and SPC icons in words."""
 import streamlit as st
 
 from metrics import quarterly_return
-from metrics.filters import add_months
-from metrics.summaries import BOARD_BREAKDOWNS, board_overview, exceptions
 from ui import access, board_view, data, display, downloads
 from ui.frame import page_context
 
@@ -22,23 +20,15 @@ if ctx.role == access.BOARD_ROLE:  # the quarter, force-wide, small numbers supp
 st.caption(f"{filters.describe()}. Each right's rate adds up all instances of its measured entitlements; "
            f"trend lines are monthly rates on a 0 to 100% scale. {display.latest_month_note(filters)}")
 
-overview = board_overview(data.compliance_counts(ctx, BOARD_BREAKDOWNS), catalogue)
-entitlement_totals, right_totals, monthly = overview.entitlements, overview.rights, overview.rights_monthly
-
 # SPC over each right's and entitlement's whole monthly history up to the end of the period.
 targets, target_problems = data.targets(ctx)
 display.target_problems(target_problems, targets.source)
+page = data.board_page(ctx, targets)
+entitlement_totals, right_totals, monthly = page.overview.entitlements, page.overview.rights, page.overview.rights_monthly
+rights_spc, entitlements_spc, concerns, recent_from = page.rights_spc, page.entitlements_spc, page.concerns, page.recent_from
 months = data.history_months(ctx)
 months_text = (f"{months[0]:%b %Y} to {months[-1]:%b %Y}, {len(months)} month{'s' if len(months) != 1 else ''}"
                if len(months) else "no months")
-rights_spc, entitlements_spc = data.board_spc(ctx, targets)
-recent_from = max(add_months(filters.last_month, -2), filters.first_month)  # the period's last quarter
-concerns = exceptions(rights_spc, entitlements_spc, catalogue, recent_from=recent_from)
-improving = [item.label for item in [*rights_spc.values(), *entitlements_spc.values()]
-             if item.spc.variation_icon.startswith("improvement")]
-assurance = {number: display.right_assurance([entitlements_spc[e.code]
-                                              for e in catalogue.right(number).measured_entitlements])
-             for number in rights_spc}
 chart_kind = "xmr" if any(item.spc.kind == "xmr" for item in rights_spc.values()) else "run"
 
 
@@ -72,25 +62,27 @@ def right_card(number: int) -> None:
                          f"({display.count_text(totals['delivered_on_time'], totals['eligible_timed'])} with a timescale)")
         st.caption("  \n".join(lines))
         if number in rights_spc:  # whether it is changing, by SPC, rather than first month against last
-            st.markdown(display.icons_markdown(rights_spc[number]))
+            st.markdown(page.icons[f"right_{number}"])
         rows = entitlement_totals[entitlement_totals["right_no"] == number].copy()
         rows["label"] = [catalogue.entitlement(code).label for code in rows["entitlement"]]
+        items = []
+        for _, row in rows.iterrows():
+            on_time = f"; on time {row['on_time_rate']:.0%}" if row["eligible_timed"] > 0 else ""
+            rate = f"{row['delivered_rate']:.0%}" if row["eligible"] > 0 else "–"
+            icons = page.icons.get(row["entitlement"])
+            icons = "" if icons is None else "  \n" + icons
+            counts = display.count_text(row["delivered"], row["eligible"])
+            items.append(f"- {row['label']}: **{rate}** ({counts}{on_time})" + icons)
         with st.expander(f"{len(rows)} measured entitlement{'s' if len(rows) != 1 else ''}"):
-            for _, row in rows.iterrows():
-                on_time = f"; on time {row['on_time_rate']:.0%}" if row["eligible_timed"] > 0 else ""
-                rate = f"{row['delivered_rate']:.0%}" if row["eligible"] > 0 else "–"
-                item = entitlements_spc.get(row["entitlement"])
-                icons = "" if item is None else "  \n" + display.icons_markdown(item)
-                counts = display.count_text(row["delivered"], row["eligible"])
-                st.markdown(f"- {row['label']}: **{rate}** ({counts}{on_time})" + icons)
+            st.markdown("\n".join(items))  # one element, not one per entitlement: every element costs each rerun
 
 
 st.markdown("#### Exceptions: special-cause concerns")
-display.exceptions_section(concerns, improving, months_text, chart_kind,
+display.exceptions_section(concerns, page.improving, months_text, chart_kind,
                            f"the period's last quarter ({recent_from:%b %Y} to {filters.last_month:%b %Y})")
 
 st.markdown("#### The 12 rights at a glance")
-display.rights_glance_table(right_totals, monthly, catalogue, spc=rights_spc, assurance=assurance,
+display.rights_glance_table(right_totals, monthly, catalogue, spc=rights_spc, assurance=page.assurance,
                             spc_months=months_text)
 st.caption(f"Variation (SPC): the Making Data Count icon for each right's monthly delivered rate over {months_text} "
            "(up to the end of the period chosen, with the same filters): *common cause* is normal month-to-month "

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -18,13 +19,14 @@ from metrics.catalogue import Catalogue
 from metrics.filters import Filters, add_months, month_end
 from metrics.quarterly_return import compliance_return, parse_quarter, return_filters
 from metrics.cube import timescale_fingerprint
-from metrics.summaries import SeriesSpc, month_index
+from metrics.summaries import BOARD_BREAKDOWNS, BoardOverview, SeriesSpc, board_overview, exceptions, month_index
 from metrics.summaries import board_spc as board_spc_of
 from metrics.targets import DEFAULT_TARGETS_PATH, Targets, TargetsError, load_targets
 from ui.frame import PageContext
 
 __all__ = ["compliance_counts", "not_applicable_reasons", "contact_measure_counts", "channel_mix",
-           "history_filters", "unsettled_note", "history_months", "monthly_history", "board_spc", "contact_history",
+           "history_filters", "unsettled_note", "history_months", "monthly_history", "board_spc", "BoardPage", "board_page",
+           "contact_history",
            "annotations", "targets",
            "quarterly_return", "referral_uptake", "referral_history", "referral_times", "survey_results",
            "survey_history", "complaints", "complaint_acknowledgement_times"]
@@ -118,6 +120,49 @@ def board_spc(ctx: PageContext, targets: Targets) -> tuple[dict[int, SeriesSpc],
     .board_spc), worked out once per store, filters, catalogue and targets: most of a Board overview rerun's time."""
     return _board_spc(ctx, ctx.store_key, repr(history_filters(ctx)), timescale_fingerprint(ctx.catalogue), targets,
                       repr(targets))
+
+
+@dataclass(frozen=True)
+class BoardPage:
+    """What the Board overview shows, worked out from the figures (read-only: shared by every session)."""
+
+    overview: BoardOverview
+    rights_spc: dict[int, SeriesSpc]
+    entitlements_spc: dict[str, SeriesSpc]
+    recent_from: date  # the first month of the period's last quarter, for the exceptions
+    concerns: pd.DataFrame  # metrics.summaries.exceptions
+    improving: list[str]  # labels of the measures whose latest month is a special-cause improvement
+    assurance: dict[int, str | None]  # per right, its targets' assurance in words (None: no target)
+    icons: dict[str, str]  # per 'right_N' or entitlement code, its SPC icons in Markdown
+
+
+# A resource, not data: returned as it is rather than copied for each session, since a rerun that only unpickled
+# these figures spent most of its time doing so. Nothing that reads it changes it.
+@st.cache_resource(ttl=3600, max_entries=64, show_spinner=False)
+def _board_page(_ctx: PageContext, store_key: str, filters_key: str, catalogue_key: str, _targets: Targets,
+                targets_key: str) -> BoardPage:
+    from ui import display
+
+    catalogue, filters = _ctx.catalogue, _ctx.filters
+    rights_spc, entitlements_spc = board_spc(_ctx, _targets)
+    recent_from = max(add_months(filters.last_month, -2), filters.first_month)
+    items = [*rights_spc.values(), *entitlements_spc.values()]
+    return BoardPage(
+        overview=board_overview(compliance_counts(_ctx, BOARD_BREAKDOWNS), catalogue),
+        rights_spc=rights_spc, entitlements_spc=entitlements_spc, recent_from=recent_from,
+        concerns=exceptions(rights_spc, entitlements_spc, catalogue, recent_from=recent_from),
+        improving=[item.label for item in items if item.spc.variation_icon.startswith("improvement")],
+        assurance={number: display.right_assurance([entitlements_spc[e.code]
+                                                    for e in catalogue.right(number).measured_entitlements])
+                   for number in rights_spc},
+        icons={item.code: display.icons_markdown(item) for item in items},
+    )
+
+
+def board_page(ctx: PageContext, targets: Targets) -> BoardPage:
+    """The Board overview's figures, SPC, exceptions and icons for this store, filters, catalogue and targets."""
+    return _board_page(ctx, ctx.store_key, repr(ctx.filters) + repr(history_filters(ctx)),
+                       timescale_fingerprint(ctx.catalogue), targets, repr(targets))
 
 
 def contact_history(ctx: PageContext) -> pd.DataFrame:
