@@ -109,6 +109,28 @@ def _check_method(method: str) -> None:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
+# The same limits are asked for at every rerun of a page (same overall rate, same sizes): worked out once.
+_EXACT_CACHE: dict[tuple[float, int], dict[str, float]] = {}
+_EXACT_CACHE_MAX = 50_000
+
+
+def _exact_limits(centre: float, size: int, log_fact: np.ndarray) -> dict[str, float]:
+    key = (centre, size)
+    cached = _EXACT_CACHE.get(key)
+    if cached is None:
+        pmf = _binomial_pmf(size, centre, log_fact)
+        limits = {}
+        for level, p in TAILS.items():
+            limits[f"lower_{level}"] = _interpolated_lower(pmf, p)
+            # The upper limit is the lower limit of the misses, n - X, turned round.
+            limits[f"upper_{level}"] = 1.0 - _interpolated_lower(pmf[::-1], p)
+        cached = {k: float(np.clip(v, 0.0, 1.0)) for k, v in limits.items()}
+        if len(_EXACT_CACHE) >= _EXACT_CACHE_MAX:
+            _EXACT_CACHE.clear()
+        _EXACT_CACHE[key] = cached
+    return cached
+
+
 def funnel_limits(centre: float, denominators, *, method: str = "exact") -> pd.DataFrame:
     """95% and 99.8% limits around `centre` (a proportion) at each denominator.
 
@@ -136,19 +158,10 @@ def funnel_limits(centre: float, denominators, *, method: str = "exact") -> pd.D
         if (whole != np.round(whole)).any():
             raise ValueError("exact binomial limits need whole-number denominators")
         log_fact = _log_factorials(int(whole.max()))
-        cache: dict[int, dict[str, float]] = {}
         for i in np.flatnonzero(valid):
-            size = int(n[i])
-            if size not in cache:
-                pmf = _binomial_pmf(size, centre, log_fact)
-                limits = {}
-                for level, p in TAILS.items():
-                    limits[f"lower_{level}"] = _interpolated_lower(pmf, p)
-                    # The upper limit is the lower limit of the misses, n - X, turned round.
-                    limits[f"upper_{level}"] = 1.0 - _interpolated_lower(pmf[::-1], p)
-                cache[size] = {k: float(np.clip(v, 0.0, 1.0)) for k, v in limits.items()}
+            limits = _exact_limits(centre, int(n[i]), log_fact)
             for col in LIMIT_COLUMNS:
-                out[col][i] = cache[size][col]
+                out[col][i] = limits[col]
     return pd.DataFrame({"denominator": n, "centre": centre, **out})
 
 

@@ -164,9 +164,10 @@ def _segments(points: pd.DataFrame, column: str) -> tuple[list, list]:
 def _vertical_markers(fig: go.Figure, kind: str, dates: pd.Series, texts: list[str], y_line: float,
                       y_marker: float) -> None:
     name, symbol, colour = ANNOTATION_STYLES[kind]
-    for day in dates:
-        fig.add_shape(type="line", x0=day, x1=day, y0=0, y1=y_line, xref="x", yref="paper",
-                      line=dict(color=colour, width=1, dash="dot"), opacity=0.45, layer="below")
+    # All at once: each add_shape copies every shape already on the figure.
+    fig.update_layout(shapes=[*fig.layout.shapes, *(
+        dict(type="line", x0=day, x1=day, y0=0, y1=y_line, xref="x", yref="paper",
+             line=dict(color=colour, width=1, dash="dot"), opacity=0.45, layer="below") for day in dates)])
     fig.add_trace(go.Scatter(
         x=list(dates), y=[y_marker] * len(dates), mode="markers", name=name,
         marker=dict(symbol=symbol, size=11, color=colour, line=dict(width=1.5, color=colour)),
