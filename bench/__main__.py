@@ -213,6 +213,13 @@ def _stderr(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def _write_results(out: Path, name: str, table: str, result: dict) -> None:
+    """out/NAME.json and out/NAME.md, and the table printed."""
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
+    (out / f"{name}.md").write_text(table + "\n")
+    print(table)
+
+
 def run_browser(out: Path, host: str, force_years: int, repeats: int) -> int:
     from bench.browser_timings import LABELS, TARGETS_S, BenchError, browser_markdown, measure, store_for_scale
 
@@ -221,10 +228,8 @@ def run_browser(out: Path, host: str, force_years: int, repeats: int) -> int:
     except BenchError as error:
         _stderr(f"browser timings failed: {error}")
         return 1
-    table = browser_markdown(result, host, force_years)
-    (out / "browser.json").write_text(json.dumps({"machine": host, "force_years": force_years, **result}, indent=2))
-    (out / "browser.md").write_text(table + "\n")
-    print(table)
+    _write_results(out, "browser", browser_markdown(result, host, force_years),
+                   {"machine": host, "force_years": force_years, **result})
     for key, (label, target_name) in LABELS.items():
         target = TARGETS_S[target_name]
         print(f"target: {label} within {target:.0f} s: "
@@ -241,10 +246,8 @@ def run_load(out: Path, host: str, force_years: int, sessions: int, seconds: int
     except BenchError as error:
         _stderr(f"load run failed: {error}")
         return 1
-    table = load_markdown(result, host, force_years)
-    (out / "load.json").write_text(json.dumps({"machine": host, "force_years": force_years, **result}, indent=2))
-    (out / "load.md").write_text(table + "\n")
-    print(table)
+    _write_results(out, "load", load_markdown(result, host, force_years),
+                   {"machine": host, "force_years": force_years, **result})
     for line in load_targets(result):
         print(line)
     return 0

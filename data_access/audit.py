@@ -20,6 +20,7 @@ import json
 import os
 import sqlite3
 import stat
+import time
 import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
@@ -247,6 +248,27 @@ def _is_trail(connection: sqlite3.Connection) -> bool:
     return connection.execute("PRAGMA user_version").fetchone()[0] == _SCHEMA_VERSION
 
 
+def _is_trail_or_blank(connection: sqlite3.Connection) -> bool:
+    """A writer creating the trail between the two looks makes the file seem neither (not yet a trail, no longer
+    blank); the trail it created is committed whole, so one more look then finds it. (Holding a read transaction
+    over the looks instead makes the writers that switch the file to WAL fail at once as busy.)"""
+    return _is_trail(connection) or _is_blank(connection) or _is_trail(connection)
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Switch the file to WAL mode unless it is already. SQLite answers a switch that meets another connection
+    with "busy" at once rather than waiting, so it is tried again (as a busy wait would) for up to the busy timeout:
+    writers racing to the first record of a new trail otherwise refused one of them."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_SECONDS
+    while connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _ensure_schema(connection: sqlite3.Connection) -> None:
     """Inside the write transaction: create the trail in a blank file, refuse any other file."""
     if _is_trail(connection):
@@ -292,10 +314,9 @@ def record(audit_db: Path, *, user: str, role: str, action: str, page: str | Non
     try:
         _create_file(path)
         connection = _connect(path, read_only=False)
-        if not (_is_trail(connection) or _is_blank(connection)):  # checked before WAL mode changes the header
+        if not _is_trail_or_blank(connection):  # checked before WAL mode changes the header
             raise AuditError(_FOREIGN_FILE)
-        if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            connection.execute("PRAGMA journal_mode = WAL")  # lets readers work while a writer appends
+        _use_wal(connection)  # lets readers work while a writer appends
         connection.execute("PRAGMA synchronous = FULL")  # returned means on disk
         connection.execute("BEGIN IMMEDIATE")  # one writer at a time: the chain has no forks
         try:
