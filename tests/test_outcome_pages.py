@@ -379,3 +379,15 @@ def test_a_bad_suppression_threshold_stops_the_board_page_with_a_message_not_sma
     assert not at.exception
     assert "VCD_SUPPRESSION_THRESHOLD must be a whole number" in re.sub(r"\\(.)", r"\1", at.error[0].value)
     assert not at.metric and not at.dataframe
+
+
+def test_a_hidden_funnel_step_says_so_beside_the_axis_rather_than_showing_an_empty_gap():
+    from ui.charts import steps_figure
+
+    steps = pd.DataFrame({"label": ["Considered", "Offered a referral", "Consent given"], "count": [72, None, 38],
+                          "share": [None, None, None]})
+    figure = steps_figure(steps)
+    bars, words = figure.data
+    assert list(bars.x) == [38, 0, 72]  # drawn from the bottom up; the hidden step has no bar
+    assert list(words.y) == ["Offered a referral"] and list(words.text) == ["hidden [c]"] and words.mode == "text"
+    assert len(steps_figure(steps.fillna({"count": 50})).data) == 1  # nothing hidden: no words trace

@@ -378,10 +378,15 @@ def steps_figure(steps: pd.DataFrame, *, height: int | None = None) -> go.Figure
             texts.append(f"{int(count):,}")
         else:
             texts.append(f"{int(count):,} ({share:.0%})")
+    labels = [safe_text(label, 60) for label in frame["label"]]
     fig = go.Figure(go.Bar(
-        x=counts.fillna(0), y=[safe_text(label, 60) for label in frame["label"]], orientation="h", text=texts,
+        x=counts.fillna(0), y=labels, orientation="h", text=texts,
         textposition="auto", marker=dict(color=PALETTE[0]), cliponaxis=False, name="Records",
         hovertemplate="%{y}: %{text}<extra></extra>"))
+    hidden = [label for label, count in zip(labels, counts) if pd.isna(count)]
+    if hidden:  # a bar of no length shows no text: the words go beside the axis, so a gap never reads as none
+        fig.add_trace(go.Scatter(x=[0] * len(hidden), y=hidden, mode="text", text=["hidden [c]"] * len(hidden),
+                                 textposition="middle right", hoverinfo="skip", cliponaxis=False))
     fig.update_layout(template=TEMPLATE, height=height or 44 * len(frame) + 60, showlegend=False,
                       margin=dict(l=10, r=30, t=10, b=10),
                       xaxis=dict(title=None, tickformat=",", rangemode="tozero"),
