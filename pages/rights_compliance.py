@@ -103,6 +103,8 @@ else:
                    f"{filters.describe()}; n = {int(by_type['eligible_timed'].sum()):,} eligible with a timescale. "
                    "The table below is the same figures.")
         display.side_by_side_table(by_type, catalogue)
+        with st.expander("The chart in words"):
+            st.text(alt)
 
     st.markdown("#### Breakdowns")
     options = ["all"] + codes

@@ -81,7 +81,7 @@ def render(pack) -> None:
                 st.markdown(f"**Target assurance:** {section.assurance}")
             if section.figure is not None:
                 st.plotly_chart(section.figure, key=f"board_spc_{section.number}", alt=section.alt)
-            st.caption(section.alt)
+            st.text(section.alt)  # the chart in words, as on every page
             st.caption(section.chart_note)
             if section.chart_table is not None and not section.chart_table.empty:
                 st.dataframe(pd.DataFrame(section.chart_table).astype(str), hide_index=True,
