@@ -52,10 +52,6 @@ def export_summary(db_path: str | Path, force: str, out_dir: str | Path, *, repl
     store = open_store(db_path)
     meta = store.meta
     store.close()
-    if meta.is_demo:
-        note = "synthetic demonstration data"
-    else:
-        note = "the force's own records"
     if meta.summary_as_of is None:
         raise StoreError(f"{db_path} has no summary cube (it was built before cubes existed, or the catalogue could "
                          "not be read when it was built); import the latest exports again to build it")
@@ -86,7 +82,7 @@ def export_summary(db_path: str | Path, force: str, out_dir: str | Path, *, repl
         "manifest_version": MANIFEST_VERSION,
         "force": force,
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data": note,
+        "data": "synthetic demonstration data" if meta.is_demo else "the force's own records",
         "data_as_of": meta.data_as_of.isoformat(),
         "counts_as_of": meta.summary_as_of.isoformat(),
         "catalogue_fingerprint": meta.summary_fingerprint,
@@ -98,7 +94,7 @@ def export_summary(db_path: str | Path, force: str, out_dir: str | Path, *, repl
         "counts": list(COUNT_COLUMNS),
         "definitions": "docs/measurement.md and docs/collation.md of the Victims' Code compliance dashboard",
     }
-    (building / "_manifest.json").parent.mkdir(parents=True, exist_ok=True)
+    building.mkdir(parents=True, exist_ok=True)  # COPY writes no folder for a cube with no rows
     (building / "_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     if target.exists():

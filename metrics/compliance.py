@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from metrics.catalogue import Catalogue
 from metrics.filters import DIMENSIONS, Filters, filter_clauses
 
-__all__ = ["BREAKDOWNS", "COUNT_COLUMNS", "COUNTS_SQL", "breakdown_grouping", "classified_ctes", "compliance_counts_sql",
-           "not_applicable_sql"]
+__all__ = ["BREAKDOWNS", "COUNT_COLUMNS", "COUNTS_SQL", "breakdown_grouping", "check_breakdowns", "classified_ctes",
+           "compliance_counts_sql", "grouped_counts_select", "not_applicable_sql"]
 
 # Breakdown name -> (the column rows are grouped by, '' for the total; SQL giving the level as text).
 BREAKDOWNS: dict[str, tuple[str, str]] = {
@@ -109,6 +109,26 @@ COUNTS_SQL = """count(*) FILTER (WHERE status IN ('delivered', 'not_delivered'))
        count(*) FILTER (WHERE status = 'not_applicable')                                             AS not_applicable"""
 
 
+def check_breakdowns(breakdowns: Sequence[str]) -> None:
+    unknown = [b for b in breakdowns if b not in BREAKDOWNS]
+    if unknown or not breakdowns:
+        raise ValueError(f"unknown breakdown(s): {', '.join(unknown) or '(none given)'}")
+
+
+def grouped_counts_select(source: str, counts: str, breakdowns: Sequence[str], params: dict) -> str:
+    """The SELECT giving (entitlement, right_no, breakdown, level, the counts) from `source` for each breakdown,
+    in one scan. `source` and `counts` are SQL written by the builders here and in metrics.cube, never by users."""
+    grouping_sets, breakdown_expr, level_expr = breakdown_grouping(list(dict.fromkeys(breakdowns)), params,
+                                                                   keys=("entitlement", "right_no"))
+    return f"""SELECT entitlement, right_no,
+       {breakdown_expr} AS breakdown,
+       CAST({level_expr} AS VARCHAR) AS level,
+       {counts}
+FROM {source}
+GROUP BY GROUPING SETS ({grouping_sets})
+ORDER BY breakdown, entitlement, level"""
+
+
 def compliance_counts_sql(
     catalogue: Catalogue,
     filters: Filters,
@@ -121,22 +141,10 @@ def compliance_counts_sql(
     eligible_timed, not_yet_due, not_applicable). `breakdowns` are names in BREAKDOWNS; `codes`
     limits the entitlements (default: every measured one).
     """
-    unknown = [b for b in breakdowns if b not in BREAKDOWNS]
-    if unknown or not breakdowns:
-        raise ValueError(f"unknown breakdown(s): {', '.join(unknown) or '(none given)'}")
+    check_breakdowns(breakdowns)
     params: dict = {}
     ctes = classified_ctes(catalogue, filters, codes, params)
-    names = list(dict.fromkeys(breakdowns))
-    grouping_sets, breakdown_expr, level_expr = breakdown_grouping(names, params, keys=("entitlement", "right_no"))
-    sql = f"""{ctes}
-SELECT entitlement, right_no,
-       {breakdown_expr} AS breakdown,
-       CAST({level_expr} AS VARCHAR) AS level,
-       {COUNTS_SQL}
-FROM classified
-GROUP BY GROUPING SETS ({grouping_sets})
-ORDER BY breakdown, entitlement, level"""
-    return sql, params
+    return f"{ctes}\n{grouped_counts_select('classified', COUNTS_SQL, breakdowns, params)}", params
 
 
 def not_applicable_sql(catalogue: Catalogue, filters: Filters, codes: Sequence[str] | None = None) -> tuple[str, dict]:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from metrics.catalogue import Catalogue
-from metrics.compliance import BREAKDOWNS, COUNT_COLUMNS, COUNTS_SQL, breakdown_grouping, classified_ctes
+from metrics.compliance import (COUNT_COLUMNS, COUNTS_SQL, check_breakdowns, classified_ctes,
+                                grouped_counts_select)
 from metrics.filters import DIMENSIONS, Filters, filter_clauses
 
 __all__ = ["SummaryCube", "SUMMARY_CUBES", "SUMMARY_META_KEYS", "timescale_fingerprint", "build_cube_sql",
@@ -44,6 +45,8 @@ SUMMARY_CUBES = (
     SummaryCube("summary_force", ("victim_type",)),
     SummaryCube("summary_area", ("command_area", "district", "offence_group", "victim_type")),
 )
+# The counts of a cube's rows added up (a sum of BIGINTs is a HUGEINT in DuckDB; the facts' counts are BIGINT).
+SUMMED_COUNTS_SQL = ",\n       ".join(f"CAST(sum({name}) AS BIGINT) AS {name}" for name in COUNT_COLUMNS)
 # store_meta keys: the as-of date the cubes were classified at, and the catalogue fingerprint ('' = no cubes).
 SUMMARY_META_KEYS = ("summary_as_of", "summary_fingerprint")
 
@@ -77,10 +80,9 @@ def rollup_cube_sql(cube: SummaryCube, finer: SummaryCube) -> str:
     if not set(cube.dimensions) <= set(finer.dimensions):
         raise ValueError(f"{cube.table} cannot be added up from {finer.table}: it has other dimensions")
     dimensions = ", ".join(DIMENSIONS[name].column for name in cube.dimensions)
-    sums = ",\n       ".join(f"CAST(sum({name}) AS BIGINT) AS {name}" for name in COUNT_COLUMNS)
     return f"""CREATE OR REPLACE TABLE {cube.table} AS
 SELECT trigger_month, entitlement, right_no, {dimensions},
-       {sums}
+       {SUMMED_COUNTS_SQL}
 FROM {finer.table}
 GROUP BY ALL
 ORDER BY trigger_month, entitlement"""
@@ -100,29 +102,18 @@ def cube_for(catalogue: Catalogue, filters: Filters, breakdowns: Sequence[str], 
 def cube_counts_sql(cube: SummaryCube, catalogue: Catalogue, filters: Filters, breakdowns: Sequence[str] = ("total",),
                     codes: Sequence[str] | None = None) -> tuple[str, dict]:
     """The same rows as metrics.compliance.compliance_counts_sql, added up from a cube (see cube_for)."""
-    unknown = [b for b in breakdowns if b not in BREAKDOWNS]
-    if unknown or not breakdowns:
-        raise ValueError(f"unknown breakdown(s): {', '.join(unknown) or '(none given)'}")
+    check_breakdowns(breakdowns)
     wanted = [e.code for e in catalogue.measured_entitlements if codes is None or e.code in codes]
     if not wanted:
         raise ValueError("no measured entitlements selected")
     params: dict = {"codes": wanted, "first_month": filters.first_month, "last_month": filters.last_month}
     # Whole months: a trigger date is in the period exactly when its month is.
     where = filter_clauses(filters, params, "c", "trigger_month", period=False)
-    grouping_sets, breakdown_expr, level_expr = breakdown_grouping(list(dict.fromkeys(breakdowns)), params,
-                                                                   keys=("entitlement", "right_no"))
-    sums = ",\n       ".join(f"CAST(sum({name}) AS BIGINT) AS {name}" for name in COUNT_COLUMNS)
     sql = f"""WITH in_scope AS (
     SELECT * FROM {cube.table} c
     WHERE c.trigger_month BETWEEN $first_month AND $last_month
       AND list_contains($codes, c.entitlement)
       AND {where}
 )
-SELECT entitlement, right_no,
-       {breakdown_expr} AS breakdown,
-       CAST({level_expr} AS VARCHAR) AS level,
-       {sums}
-FROM in_scope
-GROUP BY GROUPING SETS ({grouping_sets})
-ORDER BY breakdown, entitlement, level"""
+{grouped_counts_select("in_scope", SUMMED_COUNTS_SQL, breakdowns, params)}"""
     return sql, params

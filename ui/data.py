@@ -25,9 +25,8 @@ from metrics.targets import DEFAULT_TARGETS_PATH, Targets, TargetsError, load_ta
 from ui.frame import PageContext
 
 __all__ = ["compliance_counts", "not_applicable_reasons", "contact_measure_counts", "channel_mix",
-           "history_filters", "unsettled_note", "history_months", "monthly_history", "board_spc", "BoardPage", "board_page",
-           "contact_history",
-           "annotations", "targets",
+           "history_filters", "unsettled_note", "history_months", "monthly_history", "board_spc", "BoardPage",
+           "board_page", "contact_history", "annotations", "targets",
            "quarterly_return", "referral_uptake", "referral_history", "referral_times", "survey_results",
            "survey_history", "complaints", "complaint_acknowledgement_times"]
 
