@@ -22,7 +22,6 @@ served when it asks again at the end.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import random
 import statistics
@@ -33,12 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.browser_timings import BenchError, server_cpu_s, server_rss_mb, start_server
+from ui.warmup import ProtocolSession
 
 TARGETS = {"sessions": 25, "p95_s": 2.0, "server_rss_mb": 2048}
 RERUN_TIMEOUT_S = 30.0  # a rerun slower than this counts as a hung session
 RAMP_S = 0.5  # sessions start this far apart, as people arrive, not all in one instant
 GRACE_S = 60  # the hard deadline: the run's length plus this
-ERROR_ALERT = 1  # streamlit.proto.Alert.Format.ERROR
 
 
 @dataclass
@@ -52,60 +51,28 @@ class LoadStats:
     idle: dict = field(default_factory=dict)
 
 
-class _Session:
-    """One Streamlit session over its WebSocket, as the browser opens it (demo mode: victim services)."""
+class _Session(ProtocolSession):
+    """One session as the browser opens it (demo mode: victim services), keeping the District filter's widget id
+    and options as the page draws them, so a rerun can choose a district."""
 
     def __init__(self, url: str):
-        self.url = url
-        self.ws = None
+        super().__init__(url, timeout_s=RERUN_TIMEOUT_S, on_element=self._note_district)
         self.district_id = ""
         self.districts: list[str] = []
 
-    async def __aenter__(self) -> "_Session":
-        import websockets
+    def _note_district(self, element) -> None:
+        if element.WhichOneof("type") == "multiselect" and element.multiselect.label == "District":
+            self.district_id = element.multiselect.id
+            self.districts = list(element.multiselect.options)
 
-        self.ws = await asyncio.wait_for(websockets.connect(
-            self.url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"], origin=self.url,
-            max_size=None, open_timeout=RERUN_TIMEOUT_S), RERUN_TIMEOUT_S)
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(), 10)
+    def _district_state(self, district: str | None) -> dict[str, list[str]] | None:
+        """The District filter set to `district` (None: as it is; '': cleared)."""
+        if district is None or not self.district_id:
+            return None
+        return {self.district_id: [district] if district else []}
 
     async def send_rerun(self, district: str | None = None) -> float:
-        """Ask for a rerun, with the District filter set to `district` (None: as it is; '': cleared)."""
-        from streamlit.proto.BackMsg_pb2 import BackMsg
-
-        message = BackMsg()
-        message.rerun_script.query_string = ""
-        if district is not None and self.district_id:
-            state = message.rerun_script.widget_states.widgets.add()
-            state.id = self.district_id
-            state.string_array_value.data.extend([district] if district else [])
-        began = time.perf_counter()
-        await self.ws.send(message.SerializeToString())
-        return began
-
-    async def finish(self, began: float) -> tuple[float, list[str]]:
-        """Seconds from `began` to the server's "script finished", and the problems the page showed."""
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        problems = []
-        while True:
-            message = ForwardMsg()
-            message.ParseFromString(await asyncio.wait_for(self.ws.recv(), RERUN_TIMEOUT_S))
-            kind = message.WhichOneof("type")
-            if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
-                element = message.delta.new_element
-                which = element.WhichOneof("type")
-                if which == "exception" or (which == "alert" and element.alert.format == ERROR_ALERT):
-                    problems.append(which)
-                if which == "multiselect" and element.multiselect.label == "District":
-                    self.district_id = element.multiselect.id
-                    self.districts = list(element.multiselect.options)
-            elif kind == "script_finished":
-                return time.perf_counter() - began, problems
+        return await super().send_rerun(self._district_state(district))
 
     async def rerun(self, district: str | None = None) -> tuple[float, list[str]]:
         return await self.finish(await self.send_rerun(district))

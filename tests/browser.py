@@ -124,12 +124,15 @@ class ServerNotStarted(RuntimeError):
 
 
 def launch_app(store: Path, folder: Path, *, lifetime_s: int = SERVER_LIFETIME_S, port: int | None = None,
-               extra_args: tuple[str, ...] = (), env: dict | None = None, store_in_env: bool = True) -> AppServer:
-    """`streamlit run app.py` on a loopback port, headless, and healthy, or ServerNotStarted naming why.
+               extra_args: tuple[str, ...] = (), env: dict | None = None, store_in_env: bool = True,
+               wait_for: str = "/ready") -> AppServer:
+    """`streamlit run serve.py` (as the README runs it) on a loopback port, headless, and ready (its warm-up done:
+    serve.py's /ready), or ServerNotStarted naming why.
 
     The server runs under `timeout` (killed after `lifetime_s` whatever happens) and dies with this process.
     `store` becomes VCD_STORE, unless store_in_env is false (the secrets name it; VCD_STORE is then neither set
-    nor inherited); `env` adds to the environment."""
+    nor inherited); `env` adds to the environment. `wait_for="/_stcore/health"` returns as soon as the server
+    answers, before its warm-up has finished."""
     port = port or free_port()
     log_path = folder / f"server-{port}.log"
     environment = dict(os.environ, VCD_DATA_DIR=str(folder), **(env or {}))
@@ -138,7 +141,7 @@ def launch_app(store: Path, folder: Path, *, lifetime_s: int = SERVER_LIFETIME_S
     if store_in_env:
         environment["VCD_STORE"] = str(store)
     command = ["timeout", "--kill-after=10", str(int(lifetime_s)),
-               sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+               sys.executable, "-m", "streamlit", "run", "serve.py", "--server.headless=true",
                f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
                "--server.fileWatcherType=none", *extra_args]
     with open(log_path, "w") as log:
@@ -151,13 +154,13 @@ def launch_app(store: Path, folder: Path, *, lifetime_s: int = SERVER_LIFETIME_S
             raise ServerNotStarted(f"the dashboard server stopped at start (exit {process.returncode}):\n"
                                    f"{server.log_tail()}")
         try:
-            with urllib.request.urlopen(server.url + "/_stcore/health", timeout=2) as response:
+            with urllib.request.urlopen(server.url + wait_for, timeout=2) as response:
                 if response.status == 200:
                     return server
-        except OSError:
-            time.sleep(0.3)
+        except OSError:  # not listening yet, or 503 while it warms up
+            time.sleep(0.2)
     server.stop()
-    raise ServerNotStarted(f"the dashboard server was not healthy within {STARTUP_TIMEOUT_S} s:\n{server.log_tail()}")
+    raise ServerNotStarted(f"the dashboard server was not ready within {STARTUP_TIMEOUT_S} s:\n{server.log_tail()}")
 
 
 def start_server(store: Path, folder: Path, **options) -> AppServer:

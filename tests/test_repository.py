@@ -26,7 +26,7 @@ def test_readme_gives_exactly_two_setup_commands_run_and_test():
     commands = readme_commands()
     assert len(commands) == 2
     run, test = commands
-    assert "pip install -r requirements.txt" in run and "streamlit run app.py" in run
+    assert "pip install -r requirements.txt" in run and "streamlit run serve.py" in run
     assert "pip install -r requirements-dev.txt" in test and "pytest" in test
 
 

@@ -1,7 +1,7 @@
 """A real sign-in, end to end: OpenID Connect through a local provider, in a real browser (issue 4, items 1 and 7).
 
 A mock OpenID Connect provider (the PyPI package oidc-provider-mock) runs on a thread of this process, on a free
-port of 127.0.0.1, and stops with the module. The dashboard runs as in production (`streamlit run app.py`, on
+port of 127.0.0.1, and stops with the module. The dashboard runs as in production (`streamlit run serve.py`, on
 loopback): sign-in configured through a secrets file in a temporary folder, the server settings production mode
 demands, a role mapping file and a store of data that is not the demo's (built from the demo generator, flagged
 as real), so the app refuses to start unless sign-in works. Chromium (Debian's, through Playwright) then, for each

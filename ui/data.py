@@ -143,6 +143,7 @@ def _board_page(_ctx: PageContext, store_key: str, filters_key: str, catalogue_k
     from ui import display
 
     catalogue, filters = _ctx.catalogue, _ctx.filters
+    log.info("working out the Board overview's figures: %s", filters.describe())
     rights_spc, entitlements_spc = board_spc(_ctx, _targets)
     recent_from = max(add_months(filters.last_month, -2), filters.first_month)
     items = [*rights_spc.values(), *entitlements_spc.values()]
