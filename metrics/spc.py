@@ -371,6 +371,22 @@ def _assurance(target: float, upl: float, lpl: float, direction: str) -> str | N
     return "hit_and_miss"
 
 
+def _as_floats(values) -> np.ndarray:
+    """Values as a float array, NaN for a missing one (None, pd.NA, NaN)."""
+    if (isinstance(values, (pd.Series, np.ndarray)) and isinstance(values.dtype, np.dtype)
+            and values.dtype.kind in "fiu"):  # numpy numbers: no missing marker but NaN
+        return np.asarray(values, dtype=float)
+    return pd.Series(list(values), dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _as_dates(dates) -> pd.Series:
+    """Dates as a datetime Series, read by pandas whatever they came as."""
+    if isinstance(dates, (pd.Series, pd.Index, np.ndarray)) and isinstance(dates.dtype, np.dtype) \
+            and dates.dtype.kind == "M":  # naive numpy datetimes
+        return pd.Series(np.asarray(dates))
+    return pd.to_datetime(pd.Series(list(dates), dtype=object))
+
+
 def xmr_chart(
     values: Sequence[float],
     dates: Sequence,
@@ -409,8 +425,8 @@ def xmr_chart(
     if target is not None and not np.isfinite(target):
         raise ValueError("target must be a finite number")
 
-    v = pd.Series(list(values), dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
-    d = pd.to_datetime(pd.Series(list(dates), dtype=object))
+    v = _as_floats(values)
+    d = _as_dates(dates)
     if len(v) != len(d):
         raise ValueError(f"{len(v)} values but {len(d)} dates")
     if d.isna().any():
@@ -420,17 +436,19 @@ def xmr_chart(
     if np.isinf(v).any():
         raise ValueError("values must be finite or NaN")
 
-    frame = pd.DataFrame({"date": d.to_numpy(), "value": v}).sort_values("date", kind="stable").reset_index(drop=True)
+    order = np.argsort(d.to_numpy(), kind="stable")
+    point_dates, point_values = d.to_numpy()[order], v[order]
     breaks = np.sort(pd.to_datetime(pd.Series(list(rebase_dates), dtype=object)).dropna().unique())
-    raw_part = np.searchsorted(breaks, frame["date"].to_numpy(), side="right")
-    # Number the partitions that have rows 0, 1, 2 ... (a rebase before the first month does nothing).
-    frame["partition"] = pd.factorize(raw_part)[0] if len(frame) else np.zeros(0, dtype=int)
+    raw_part = np.searchsorted(breaks, point_dates, side="right")
+    # Number the partitions that have rows 0, 1, 2 ... (a rebase before the first month does nothing). The dates
+    # are sorted, so each partition is one run of rows.
+    partition = pd.factorize(raw_part)[0] if len(point_dates) else np.zeros(0, dtype=int)
 
-    observed = frame["value"].notna().to_numpy()
+    observed = ~np.isnan(point_values)
     n_observed = int(observed.sum())
     kind = "xmr" if n_observed >= MIN_POINTS_SPC else "run"
 
-    n = len(frame)
+    n = len(point_dates)
     cols = {name: np.full(n, np.nan) for name in ("moving_range", "mean", "upl", "lpl", "upper_near", "lower_near")}
     flags = {name: np.zeros(n, dtype=bool) for name in ("baseline", "trial", *_RULE_WORDS)}
     rising_all = np.zeros(n, dtype=bool)
@@ -438,18 +456,18 @@ def xmr_chart(
     notes: list[str] = []
     part_rows = []
 
-    for part, rows in frame.groupby("partition", sort=True).groups.items():
-        rows = np.asarray(rows)
+    for part in range(int(partition.max()) + 1 if n else 0):
+        rows = np.flatnonzero(partition == part)
         obs_rows = rows[observed[rows]]
-        start = frame.at[rows[0], "date"]
+        start, end = pd.Timestamp(point_dates[rows[0]]), pd.Timestamp(point_dates[rows[-1]])
         if len(obs_rows) == 0:
-            part_rows.append({"partition": part, "start": start, "end": frame.at[rows[-1], "date"], "points": 0,
+            part_rows.append({"partition": part, "start": start, "end": end, "points": 0,
                               "baseline_points": 0, "mean": np.nan, "mr_bar": np.nan, "upl": np.nan, "lpl": np.nan,
                               "upper_near": np.nan, "lower_near": np.nan, "trial": False, "screened": 0})
             if len(breaks):
                 notes.append(f"The period from {_month(start)} has no values.")
             continue
-        x = frame["value"].to_numpy()[obs_rows]
+        x = point_values[obs_rows]
         cols["moving_range"][obs_rows[1:]] = np.abs(np.diff(x))
         base_n = len(x) if baseline_points is None else min(baseline_points, len(x))
         flags["baseline"][obs_rows[:base_n]] = True
@@ -461,7 +479,7 @@ def xmr_chart(
             for key in ("upl", "lpl", "upper_near", "lower_near"):
                 cols[key][rows] = lim[key]
             flags["trial"][rows] = trial
-        part_rows.append({"partition": part, "start": start, "end": frame.at[rows[-1], "date"], "points": len(x),
+        part_rows.append({"partition": part, "start": start, "end": end, "points": len(x),
                           "baseline_points": base_n, "mean": lim["mean"], "mr_bar": lim["mr_bar"],
                           "upl": cols["upl"][rows[0]], "lpl": cols["lpl"][rows[0]],
                           "upper_near": cols["upper_near"][rows[0]], "lower_near": cols["lower_near"][rows[0]],
@@ -493,7 +511,7 @@ def xmr_chart(
     signal_side: list[str | None] = [None] * n
     point_type: list[str] = []
     signals: list[str] = []
-    values_arr = frame["value"].to_numpy()
+    values_arr = point_values
     for i in range(n):
         if not observed[i]:
             point_type.append("no_data")
@@ -509,8 +527,8 @@ def xmr_chart(
 
     # One constructor call: adding 19 columns one by one (DataFrame.assign) took most of a chart's time.
     points = pd.DataFrame({
-        "date": frame["date"].to_numpy(), "value": frame["value"].to_numpy(),
-        "partition": frame["partition"].to_numpy(), "baseline": flags["baseline"], **cols, "trial": flags["trial"],
+        "date": point_dates, "value": point_values,
+        "partition": partition, "baseline": flags["baseline"], **cols, "trial": flags["trial"],
         **{key: flags[key] for key in _RULE_WORDS},
         "special_cause": special, "signal_side": signal_side, "point_type": point_type, "signals": signals,
     })

@@ -14,7 +14,8 @@ from metrics.spc import SpcResult, xmr_chart
 from metrics.targets import Target, Targets
 
 __all__ = ["BOARD_BREAKDOWNS", "RIGHT_BREAKDOWNS", "BoardOverview", "RightDetail", "board_overview", "right_detail",
-           "SPC_DIRECTION", "month_index", "monthly_rates", "monthly_series", "SeriesSpc", "series_spc", "board_spc",
+           "SPC_DIRECTION", "month_index", "monthly_rates", "monthly_series", "monthly_series_by", "SeriesSpc",
+           "series_spc", "spc_of_series", "board_spc",
            "spc_summary_row", "month_runs", "exceptions"]
 
 BOARD_BREAKDOWNS = ("total", "month")
@@ -76,16 +77,33 @@ def monthly_rates(counts: pd.DataFrame) -> pd.DataFrame:
     return _with_month(add_rates(counts))
 
 
+def _series_frame(months: pd.DatetimeIndex, numerators: np.ndarray, denominators: np.ndarray) -> pd.DataFrame:
+    numerators, denominators = numerators.astype("int64"), denominators.astype("int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rates = np.where(denominators > 0, numerators / denominators, np.nan)
+    return pd.DataFrame({"month": months, "numerator": numerators, "denominator": denominators, "rate": rates})
+
+
 def monthly_series(frame: pd.DataFrame, months: pd.DatetimeIndex, numerator: str, denominator: str) -> pd.DataFrame:
     """One row per month in `months` (month, numerator, denominator, rate) from a frame of one series'
     month rows; a month without rows, or with a zero denominator, has no rate (NaN), never 0%."""
     rows = frame.dropna(subset=["month"]).groupby("month")[[numerator, denominator]].sum()
     rows = rows.reindex(months, fill_value=0)
-    out = pd.DataFrame({"month": months, "numerator": rows[numerator].to_numpy(dtype="int64"),
-                        "denominator": rows[denominator].to_numpy(dtype="int64")})
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["rate"] = np.where(out["denominator"] > 0, out["numerator"] / out["denominator"], np.nan)
-    return out
+    return _series_frame(months, rows[numerator].to_numpy(), rows[denominator].to_numpy())
+
+
+def monthly_series_by(frame: pd.DataFrame, key: str, months: pd.DatetimeIndex, numerator: str,
+                      denominator: str) -> dict[object, pd.DataFrame]:
+    """monthly_series for each value of `key` with month rows in `frame`, from one grouping rather than one per
+    series (the Board overview has 45)."""
+    sums = frame.dropna(subset=["month"]).groupby([key, "month"])[[numerator, denominator]].sum()
+    if sums.empty:
+        return {}
+    numerators = sums[numerator].unstack("month").reindex(columns=months).fillna(0)
+    denominators = sums[denominator].unstack("month").reindex(index=numerators.index, columns=months).fillna(0)
+    wide_numerators, wide_denominators = numerators.to_numpy(), denominators.to_numpy()
+    return {value: _series_frame(months, wide_numerators[row], wide_denominators[row])
+            for row, value in enumerate(numerators.index)}
 
 
 @dataclass(frozen=True)
@@ -124,7 +142,13 @@ def series_spc(frame: pd.DataFrame, months: pd.DatetimeIndex, *, code: str, labe
                denominator: str, target: Target | None = None, rebase: date | None = None) -> SeriesSpc:
     """An XmR chart of one measure's monthly rate (higher is better) over `months`, with its target and
     limits recalculated from `rebase` if given (a run chart under 15 months with a value)."""
-    series = monthly_series(frame, months, numerator, denominator)
+    return spc_of_series(monthly_series(frame, months, numerator, denominator), code=code, label=label,
+                         target=target, rebase=rebase)
+
+
+def spc_of_series(series: pd.DataFrame, *, code: str, label: str, target: Target | None = None,
+                  rebase: date | None = None) -> SeriesSpc:
+    """series_spc from a monthly_series already made."""
     result = xmr_chart(series["rate"], series["month"], direction=SPC_DIRECTION,
                        target=None if target is None else target.target,
                        rebase_dates=() if rebase is None else (pd.Timestamp(rebase),))
@@ -139,26 +163,24 @@ def board_spc(history: pd.DataFrame, catalogue: Catalogue, months: pd.DatetimeIn
     Returns (by right number, by entitlement code); rights with nothing measured are left out.
     """
     month_rows = history[history["breakdown"] == "month"]
-    entitlement_rows = _with_month(month_rows)
-    right_rows = _with_month(rollup_to_rights(month_rows, catalogue))
-    # Split once: a boolean filter per series re-reads every column of the frame, 45 times over.
-    by_entitlement = dict(iter(entitlement_rows.groupby("entitlement", sort=False)))
-    by_right = dict(iter(right_rows.groupby("right_no", sort=False)))
-    no_entitlement_rows, no_right_rows = entitlement_rows.iloc[0:0], right_rows.iloc[0:0]
+    by_entitlement = monthly_series_by(_with_month(month_rows), "entitlement", months, "delivered", "eligible")
+    by_right = monthly_series_by(_with_month(rollup_to_rights(month_rows, catalogue)), "right_no", months,
+                                 "delivered", "eligible")
+    nothing = np.zeros(len(months), dtype="int64")
     rights: dict[int, SeriesSpc] = {}
     entitlements: dict[str, SeriesSpc] = {}
     for right in catalogue.rights:
         if not right.measured_entitlements:
             continue
-        rights[right.number] = series_spc(by_right.get(right.number, no_right_rows), months,
-                                          code=f"right_{right.number}",
-                                          label=f"Right {right.number}: {right.short_title}",
-                                          numerator="delivered", denominator="eligible")
+        series = by_right.get(right.number)
+        rights[right.number] = spc_of_series(series if series is not None else _series_frame(months, nothing, nothing),
+                                             code=f"right_{right.number}",
+                                             label=f"Right {right.number}: {right.short_title}")
         for ent in right.measured_entitlements:
-            entitlements[ent.code] = series_spc(
-                by_entitlement.get(ent.code, no_entitlement_rows), months, code=ent.code,
-                label=ent.label, numerator="delivered", denominator="eligible",
-                target=None if targets is None else targets.get(ent.code, "delivered"))
+            series = by_entitlement.get(ent.code)
+            entitlements[ent.code] = spc_of_series(
+                series if series is not None else _series_frame(months, nothing, nothing), code=ent.code,
+                label=ent.label, target=None if targets is None else targets.get(ent.code, "delivered"))
     return rights, entitlements
 
 

@@ -527,3 +527,18 @@ def test_shift_and_trend_flag_whole_runs_of_at_least_the_length(steps, length):
         # every block of consecutive flagged points is at least `length` long
         blocks = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(int), [0]]))))[::2]
         assert (blocks >= length).all()
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=1, max_size=30), st.randoms(), st.integers(0, 2))
+def test_numpy_input_gives_the_chart_that_python_lists_give(values, shuffler, rebases):
+    # Arrays and datetime Series are read directly; lists of Python objects go through pandas' readers.
+    dates = list(pd.date_range("2023-01-01", periods=len(values), freq="MS"))
+    shuffler.shuffle(dates)  # unsorted input is sorted the same way by both
+    breaks = [dates[shuffler.randrange(len(dates))] for _ in range(rebases)]
+    from_lists = xmr_chart(values, dates, rebase_dates=breaks)
+    from_arrays = xmr_chart(np.array([np.nan if v is None else v for v in values], dtype=float),
+                            pd.Series(pd.DatetimeIndex(dates)), rebase_dates=breaks)
+    pd.testing.assert_frame_equal(from_arrays.points, from_lists.points)
+    pd.testing.assert_frame_equal(from_arrays.partitions, from_lists.partitions)
+    assert (from_arrays.kind, from_arrays.variation_icon, from_arrays.note) == \
+        (from_lists.kind, from_lists.variation_icon, from_lists.note)

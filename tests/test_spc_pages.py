@@ -284,7 +284,7 @@ def test_keeping_informed_draws_an_spc_chart_per_measure(monkeypatch, spc_store)
 # --- the pure parts behind the pages ---------------------------------------------------------------------
 
 from metrics.catalogue import default_catalogue  # noqa: E402
-from metrics.summaries import exceptions, month_index, monthly_series, series_spc  # noqa: E402
+from metrics.summaries import exceptions, month_index, monthly_series, monthly_series_by, series_spc  # noqa: E402
 from ui import charts, display  # noqa: E402
 
 
@@ -298,6 +298,25 @@ def test_a_month_without_cases_has_no_rate_rather_than_zero():
     series = monthly_series(frame, month_index(date(2024, 1, 1), date(2024, 4, 1)), "delivered", "eligible")
     assert series["rate"].tolist()[0] == 0.8 and series["rate"].isna().tolist() == [False, True, False, True]
     assert series["denominator"].tolist() == [10, 0, 10, 0]
+
+
+def test_series_for_every_key_at_once_are_the_series_one_at_a_time():
+    # a: Jan 3/4 in two rows (1/2 + 2/2), Feb none, Mar 0 of 0, and a Dec 2023 row outside the months (dropped);
+    # b: Feb 5/5 only; a row with no month (a total) is ignored.
+    frame = pd.DataFrame({
+        "code": ["a", "a", "a", "a", "b", "b"],
+        "month": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-03-01", "2023-12-01", "2024-02-01", None]),
+        "delivered": [1, 2, 0, 7, 5, 9], "eligible": [2, 2, 0, 7, 5, 9]})
+    months = month_index(date(2024, 1, 1), date(2024, 3, 1))
+    series = monthly_series_by(frame, "code", months, "delivered", "eligible")
+    assert sorted(series) == ["a", "b"]
+    assert series["a"]["numerator"].tolist() == [3, 0, 0] and series["a"]["denominator"].tolist() == [4, 0, 0]
+    assert series["a"]["rate"].tolist()[0] == 0.75 and series["a"]["rate"].isna().tolist() == [False, True, True]
+    assert series["b"]["numerator"].tolist() == [0, 5, 0] and series["b"]["rate"].tolist()[1] == 1.0
+    for code in ("a", "b"):
+        pd.testing.assert_frame_equal(series[code], monthly_series(frame[frame["code"] == code], months, "delivered",
+                                                                   "eligible"))
+    assert monthly_series_by(frame.iloc[0:0], "code", months, "delivered", "eligible") == {}
 
 
 def test_since_is_the_start_of_the_latest_run_of_concern_points():
