@@ -511,7 +511,6 @@ def xmr_chart(
     signal_side: list[str | None] = [None] * n
     point_type: list[str] = []
     signals: list[str] = []
-    values_arr = point_values
     for i in range(n):
         if not observed[i]:
             point_type.append("no_data")
@@ -520,7 +519,7 @@ def xmr_chart(
         elif not special[i]:
             point_type.append("common_cause")
         else:
-            side = _signal_side(_side_of_mean(values_arr[i], cols["mean"][i]), rising_all[i], falling_all[i], direction)
+            side = _signal_side(_side_of_mean(point_values[i], cols["mean"][i]), rising_all[i], falling_all[i], direction)
             signal_side[i] = side
             point_type.append(_point_type(side, direction))
         signals.append("; ".join(words for key, words in _RULE_WORDS.items() if flags[key][i]))

@@ -413,7 +413,8 @@ def test_property_complaints_by_right_and_by_outcome(n_rights, n_outcomes, cells
     counts, vectors, right_rows, outcome_rows = {}, {}, [], []
     for kind, levels, position in (("right", range(n_rights), 0), ("outcome", range(n_outcomes), 1)):
         for level in [*levels, None]:
-            match = (lambda k, level=level, position=position: level is None or k[position] == level)
+            def match(k, level=level, position=position):
+                return level is None or k[position] == level
             name = ALL if level is None else f"{kind[0]}{level}"
             row = {kind: name, "complaints": sum(v for k, v in value.items() if match(k)),
                    "acknowledged": sum(v for k, v in value.items() if match(k) and k[2])}

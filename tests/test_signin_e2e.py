@@ -34,8 +34,8 @@ import pytest
 
 pytest.register_assert_rewrite("browser")  # before the import below, so its asserts explain themselves too
 
-from browser import (NAV_LINKS, RUN_TIMEOUT_MS, VIEWPORT, AppServer, error_texts, free_port, go_to_page, nav_titles,
-                     screenshot, start_server, wait_for_app)
+from browser import (NAV_LINKS, RUN_TIMEOUT_MS, VIEWPORT, AppServer, error_texts, free_port,  # noqa: E402
+                     go_to_page, nav_titles, screenshot, start_server, wait_for_app)
 from data_access import audit  # noqa: E402
 from ui.access import ROLES, page_spec, pages_for  # noqa: E402
 

@@ -6,8 +6,8 @@ during that person's first run (docs/performance.md). The warm-up opens the defa
 does (Streamlit's protocol over its WebSocket), so the imports are done and the shared caches hold the default
 view's figures when the first person arrives.
 
-With sign-in configured the warm-up session is not signed in, so it stops at the sign-in page: the code is loaded
-but the figures are worked out by the first person signed in. It writes nothing to the audit trail (a visit
+With sign-in configured the warm-up session is not signed in, so it stops at the sign-in page: the frame's modules
+are loaded (pandas and DuckDB among them), but the figures are worked out by the first person signed in. It writes nothing to the audit trail (a visit
 without sign-in is not recorded). A warm-up that fails is logged and changes nothing: the server serves as before.
 """
 
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 RERUN_TIMEOUT_S = 120.0  # generous: the first run may build the demo store, or open a large one
 SERVER_WAIT_S = 120.0  # how long to wait for the server to answer its health check
-ERROR_ALERT = 1  # streamlit.proto.Alert.Format.ERROR
 
 
 class ProtocolSession:
@@ -81,6 +80,7 @@ class ProtocolSession:
     async def finish(self, began: float) -> tuple[float, list[str]]:
         """Seconds from `began` to the server's "script finished", and the problems the page showed (an
         exception, or an error box)."""
+        from streamlit.proto.Alert_pb2 import Alert
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         problems = []
@@ -91,7 +91,7 @@ class ProtocolSession:
             if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
                 element = message.delta.new_element
                 which = element.WhichOneof("type")
-                if which == "exception" or (which == "alert" and element.alert.format == ERROR_ALERT):
+                if which == "exception" or (which == "alert" and element.alert.format == Alert.ERROR):
                     problems.append(which)
                 if self.on_element is not None:
                     self.on_element(element)
