@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -101,11 +102,14 @@ def _log(server) -> str:
 
 
 def _open_default_page(url: str, host_name: str | None = None) -> list[str]:
+    """The problems the default page showed, opened in a session of the test's own."""
     async def visit():
         async with ProtocolSession(url, timeout_s=90, host_name=host_name) as session:
             return await session.rerun()
 
-    return asyncio.run(visit())[1]
+    # In a thread of its own: the browser tests' Playwright keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(visit())).result()[1]
 
 
 def test_the_first_visitor_gets_the_default_page_from_the_warmed_caches(demo_store):
