@@ -32,6 +32,7 @@ Over-dispersion (Spiegelhalter's multiplicative or additive adjustment) is not a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -109,26 +110,17 @@ def _check_method(method: str) -> None:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-# The same limits are asked for at every rerun of a page (same overall rate, same sizes): worked out once.
-_EXACT_CACHE: dict[tuple[float, int], dict[str, float]] = {}
-_EXACT_CACHE_MAX = 50_000
-
-
-def _exact_limits(centre: float, size: int, log_fact: np.ndarray) -> dict[str, float]:
-    key = (centre, size)
-    cached = _EXACT_CACHE.get(key)
-    if cached is None:
-        pmf = _binomial_pmf(size, centre, log_fact)
-        limits = {}
-        for level, p in TAILS.items():
-            limits[f"lower_{level}"] = _interpolated_lower(pmf, p)
-            # The upper limit is the lower limit of the misses, n - X, turned round.
-            limits[f"upper_{level}"] = 1.0 - _interpolated_lower(pmf[::-1], p)
-        cached = {k: float(np.clip(v, 0.0, 1.0)) for k, v in limits.items()}
-        if len(_EXACT_CACHE) >= _EXACT_CACHE_MAX:
-            _EXACT_CACHE.clear()
-        _EXACT_CACHE[key] = cached
-    return cached
+# The same limits are asked for at every rerun of a page (same overall rate, same sizes): worked out once. The
+# dict returned is shared between callers, who only read it.
+@functools.lru_cache(maxsize=50_000)
+def _exact_limits(centre: float, size: int) -> dict[str, float]:
+    pmf = _binomial_pmf(size, centre, _log_factorials(size))
+    limits = {}
+    for level, p in TAILS.items():
+        limits[f"lower_{level}"] = _interpolated_lower(pmf, p)
+        # The upper limit is the lower limit of the misses, n - X, turned round.
+        limits[f"upper_{level}"] = 1.0 - _interpolated_lower(pmf[::-1], p)
+    return {k: float(np.clip(v, 0.0, 1.0)) for k, v in limits.items()}
 
 
 def funnel_limits(centre: float, denominators, *, method: str = "exact") -> pd.DataFrame:
@@ -157,9 +149,8 @@ def funnel_limits(centre: float, denominators, *, method: str = "exact") -> pd.D
         whole = n[valid]
         if (whole != np.round(whole)).any():
             raise ValueError("exact binomial limits need whole-number denominators")
-        log_fact = _log_factorials(int(whole.max()))
         for i in np.flatnonzero(valid):
-            limits = _exact_limits(centre, int(n[i]), log_fact)
+            limits = _exact_limits(float(centre), int(n[i]))
             for col in LIMIT_COLUMNS:
                 out[col][i] = limits[col]
     return pd.DataFrame({"denominator": n, "centre": centre, **out})

@@ -99,11 +99,10 @@ def monthly_series_by(frame: pd.DataFrame, key: str, months: pd.DatetimeIndex, n
     sums = frame.dropna(subset=["month"]).groupby([key, "month"])[[numerator, denominator]].sum()
     if sums.empty:
         return {}
-    numerators = sums[numerator].unstack("month").reindex(columns=months).fillna(0)
-    denominators = sums[denominator].unstack("month").reindex(index=numerators.index, columns=months).fillna(0)
-    wide_numerators, wide_denominators = numerators.to_numpy(), denominators.to_numpy()
-    return {value: _series_frame(months, wide_numerators[row], wide_denominators[row])
-            for row, value in enumerate(numerators.index)}
+    wide = sums.unstack("month")  # one row per key; columns (count, month)
+    numerators, denominators = (wide[column].reindex(columns=months).fillna(0).to_numpy()
+                                for column in (numerator, denominator))
+    return {value: _series_frame(months, numerators[row], denominators[row]) for row, value in enumerate(wide.index)}
 
 
 @dataclass(frozen=True)
@@ -167,20 +166,21 @@ def board_spc(history: pd.DataFrame, catalogue: Catalogue, months: pd.DatetimeIn
     by_right = monthly_series_by(_with_month(rollup_to_rights(month_rows, catalogue)), "right_no", months,
                                  "delivered", "eligible")
     nothing = np.zeros(len(months), dtype="int64")
+
+    def series_of(found: pd.DataFrame | None) -> pd.DataFrame:  # a measure without rows: every month empty
+        return found if found is not None else _series_frame(months, nothing, nothing)
+
     rights: dict[int, SeriesSpc] = {}
     entitlements: dict[str, SeriesSpc] = {}
     for right in catalogue.rights:
         if not right.measured_entitlements:
             continue
-        series = by_right.get(right.number)
-        rights[right.number] = spc_of_series(series if series is not None else _series_frame(months, nothing, nothing),
-                                             code=f"right_{right.number}",
+        rights[right.number] = spc_of_series(series_of(by_right.get(right.number)), code=f"right_{right.number}",
                                              label=f"Right {right.number}: {right.short_title}")
         for ent in right.measured_entitlements:
-            series = by_entitlement.get(ent.code)
             entitlements[ent.code] = spc_of_series(
-                series if series is not None else _series_frame(months, nothing, nothing), code=ent.code,
-                label=ent.label, target=None if targets is None else targets.get(ent.code, "delivered"))
+                series_of(by_entitlement.get(ent.code)), code=ent.code, label=ent.label,
+                target=None if targets is None else targets.get(ent.code, "delivered"))
     return rights, entitlements
 
 

@@ -62,13 +62,12 @@ class ProtocolSession:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ws.close(), 10)
 
-    async def send_rerun(self, widget_states: dict[str, list[str]] | None = None, page: str = "") -> float:
-        """Ask for a run of `page` ('' the default page), with multiselect widgets set (widget id -> values)."""
+    async def send_rerun(self, widget_states: dict[str, list[str]] | None = None) -> float:
+        """Ask for a run of the default page, with multiselect widgets set (widget id -> values)."""
         from streamlit.proto.BackMsg_pb2 import BackMsg
 
         message = BackMsg()
         message.rerun_script.query_string = ""
-        message.rerun_script.page_name = page
         for widget_id, values in (widget_states or {}).items():
             state = message.rerun_script.widget_states.widgets.add()
             state.id = widget_id
@@ -145,10 +144,12 @@ def warm_up(url_of: Callable[[], str | None], wait_s: float = SERVER_WAIT_S, hos
     without a problem; every failure is logged, never raised."""
     began = time.perf_counter()
     try:
+        if url_of() is None:
+            log.warning("warm-up skipped: the server serves TLS itself (server.sslCertFile)")
+            return False
         url = _wait_until_healthy(url_of, wait_s)
         if url is None:
-            log.warning("warm-up skipped: the server did not answer on loopback over plain HTTP within %.0f s",
-                        wait_s)
+            log.warning("warm-up skipped: the server did not answer on loopback within %.0f s", wait_s)
             return False
 
         async def visit() -> tuple[float, list[str]]:
